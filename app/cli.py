@@ -1,0 +1,162 @@
+"""``atspro``: serve | worker | migrate | user create | token create | status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
+
+from app.settings import ConfigError, Mode, Settings
+
+if TYPE_CHECKING:
+    from app.container import Container
+
+GRACEFUL_HTTP_SHUTDOWN_S = 5
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as error:
+        print(f"atspro: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atspro", description="ATSPro background jobs")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="HTTP and (mode all) workers in one process")
+    serve.add_argument("--mode", choices=[Mode.ALL.value, Mode.WEB.value], default=None)
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="workers only, with a small health endpoint")
+    worker.add_argument("--queues", default=None, help="comma-separated, e.g. high,default")
+    worker.add_argument("--concurrency", type=int, default=None)
+    worker.add_argument("--port", type=int, default=None, help="health endpoint port")
+    worker.set_defaults(handler=_worker)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema to head")
+    migrate.set_defaults(handler=_migrate)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(required=True)
+    create_user = user.add_parser("create", help="create a user; prints its API token last")
+    create_user.add_argument("email")
+    create_user.add_argument("--admin", action="store_true")
+    create_user.set_defaults(handler=_create_user)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(required=True)
+    create_token = token.add_parser("create", help="issue another API token for a user")
+    create_token.add_argument("email")
+    create_token.add_argument("--name", default="cli")
+    create_token.set_defaults(handler=_create_token)
+
+    status = commands.add_parser("status", help="queue depths and workers, as JSON")
+    status.set_defaults(handler=_status)
+    return parser
+
+
+def _run_uvicorn(settings: Settings, port: int) -> int:
+    import uvicorn
+
+    from app.logging import configure_logging
+    from app.main import create_app
+
+    configure_logging(settings.log_level)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=GRACEFUL_HTTP_SHUTDOWN_S,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    overrides = {k: v for k, v in {"mode": args.mode, "host": args.host}.items() if v}
+    settings = Settings(**overrides)
+    if args.port:
+        settings.port = args.port
+    settings.check_topology()
+    return _run_uvicorn(settings, settings.port)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = Settings(mode=Mode.WORKER)
+    if args.queues:
+        settings.worker_queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    if args.concurrency:
+        for queue in ("high", "default", "low"):
+            setattr(settings, f"concurrency_{queue}", args.concurrency)
+    settings.check_topology()
+    return _run_uvicorn(settings, args.port or settings.worker_port)
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from app.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+    print("database is at the latest schema")
+    return 0
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    async def create() -> str:
+        async with _container() as container:
+            user, token = await container.auth.create_user(args.email, is_admin=args.admin)
+            role = " as admin" if user.is_admin else ""
+            print(f"created user {user.email} ({user.id}){role}")
+            return str(token)
+
+    print(asyncio.run(create()))
+    return 0
+
+
+def _create_token(args: argparse.Namespace) -> int:
+    async def create() -> str:
+        async with _container() as container:
+            return str(await container.auth.create_token(args.email, args.name))
+
+    print(asyncio.run(create()))
+    return 0
+
+
+def _status(_args: argparse.Namespace) -> int:
+    async def collect() -> dict[str, object]:
+        async with _container() as container:
+            queues: dict[str, object] = {}
+            for name, queue in container.queues.items():
+                info = await queue.info()
+                queues[name] = {
+                    "queued": info.get("queued"),
+                    "active": info.get("active"),
+                    "scheduled": info.get("scheduled"),
+                    "workers": len(info.get("workers") or {}),
+                }
+            return {"queues": queues}
+
+    print(json.dumps(asyncio.run(collect()), indent=2))
+    return 0
+
+
+def _container() -> AbstractAsyncContextManager[Container]:
+    from app.lifespan import build
+
+    return build(Settings(mode=Mode.WEB, queue_url=Settings().resolved_queue_url))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""The long-lived objects one process builds at start (see app/lifespan.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from saq import Queue
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth import AuthService
+from app.jobs.events import EventBus
+from app.jobs.service import JobService
+from app.jobs.worker import AppWorker
+from app.locks import Locks
+from app.settings import Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    queues: dict[str, Queue]
+    bus: EventBus
+    locks: Locks
+    jobs: JobService
+    auth: AuthService
+    workers: list[AppWorker] = field(default_factory=list)

@@ -1,0 +1,112 @@
+"""The error tree. Each node knows its HTTP status and whether users may read its text.
+
+```
+AppError ─┬─ NotFound (404)        also for other users' ids
+          ├─ Conflict (409)        e.g. cancelling a finished job
+          ├─ Invalid (422)         user-fixable input
+          ├─ TooLarge (413)
+          ├─ RateLimited (429)     with Retry-After
+          ├─ Unauthorized (401)    no or bad credentials
+          └─ Unavailable (503)     a backend is down; retry later (with Retry-After)
+```
+
+Task failures use a parallel taxonomy (``TaskError``): transient errors are retried with backoff,
+user-fixable ones fail at once with a message the user can act on, anything else is internal.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class AppError(Exception):
+    """Base of errors that map to an HTTP problem response."""
+
+    status_code = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class NotFound(AppError):
+    status_code = 404
+    title = "Not found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    title = "Conflict"
+
+
+class Invalid(AppError):
+    status_code = 422
+    title = "Invalid input"
+
+
+class TooLarge(AppError):
+    status_code = 413
+    title = "Too large"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    title = "Unauthorized"
+
+    def __init__(self, detail: str = "A valid API token is required", **extra: Any):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extra)
+
+
+class RateLimited(AppError):
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **extra: Any):
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)}, **extra)
+
+
+class Unavailable(AppError):
+    status_code = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 5, **extra: Any):
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)}, **extra)
+
+
+class ErrorKind(StrEnum):
+    """How a task failure is handled and what the user sees."""
+
+    TRANSIENT = "transient"  # network, 5xx, 429, timeouts: retried with backoff
+    USER = "user"  # bad file, blocked URL: failed at once, message shown
+    INTERNAL = "internal"  # bugs: failed, traceback for operators only
+    CANCELLED = "cancelled"
+
+
+class TaskError(Exception):
+    """Raised by tasks to choose how the failure is handled. ``str(error)`` is shown to users."""
+
+    kind = ErrorKind.INTERNAL
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+class TransientError(TaskError):
+    """Worth retrying later: the outside world may recover."""
+
+    kind = ErrorKind.TRANSIENT
+
+
+class UserError(TaskError):
+    """The input cannot work; retrying will not help, the user can fix it."""
+
+    kind = ErrorKind.USER
+
+
+INTERNAL_USER_MESSAGE = "The job failed because of an internal error. Operators have the details."

@@ -1,0 +1,158 @@
+"""JobRunner: the SAQ function behind every job type.
+
+SAQ delivers ``{"job_id": …}``; the runner claims the job in our table (a new attempt), runs the
+task with a deadline and a lease heartbeat, and records the outcome through the JobService. It
+decides retries itself (SAQ is told how long to wait), so a shutdown or a lost worker never spends
+one of the user's retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from app.errors import INTERNAL_USER_MESSAGE, ErrorKind, TaskError, UserError
+from app.jobs.service import JobService
+from app.models import BackgroundJob
+from app.tasks.base import TaskContext
+
+log = logging.getLogger("atspro.jobs")
+
+SaqFunction = Callable[..., Awaitable[Any]]
+
+
+class JobRetry(Exception):
+    """Tells SAQ to run the job again after the delay the runner chose."""
+
+
+class JobFailed(Exception):
+    """Tells SAQ the job failed for good (its failed state mirrors our dead-letter rows)."""
+
+
+class WorkerDraining(Exception):
+    """A job claimed while the worker shuts down goes straight back to the queue."""
+
+
+class JobRunner:
+    def __init__(self, service: JobService, *, worker_id: str) -> None:
+        self.service = service
+        self.worker_id = worker_id
+        self.draining = False
+
+    def saq_functions(self) -> list[tuple[str, SaqFunction]]:
+        return [(spec.name, self.run) for spec in self.service.registry]
+
+    async def run(self, ctx: dict[str, Any], *, job_id: str) -> dict[str, Any] | None:
+        saq_job = ctx["job"]
+        if self.draining:
+            raise WorkerDraining("worker is shutting down")
+        job = await self.service.start(uuid.UUID(job_id), worker_id=self.worker_id)
+        if job is None:
+            return None  # cancelled, finished, or running elsewhere: nothing to do
+        log.info(
+            "job.started",
+            extra={"job_id": job_id, "job_type": job.job_type, "attempt": job.attempt},
+        )
+        try:
+            return await self._attempt(job)
+        except TaskError as error:
+            await self._failed(saq_job, job, error.kind, error, str(error), error.retry_after_s)
+        except TimeoutError as error:
+            message = "The job took too long and was stopped."
+            await self._failed(saq_job, job, ErrorKind.TRANSIENT, error, message, None)
+        except asyncio.CancelledError:
+            # Shutdown (or SAQ's own abort): put it back without spending a retry.
+            with anyio.CancelScope(shield=True):
+                await self.service.requeue(job.id, job.attempt)
+            raise
+        except Exception as error:
+            await self._failed(saq_job, job, ErrorKind.INTERNAL, error, INTERNAL_USER_MESSAGE, None)
+        return None
+
+    async def _attempt(self, job: BackgroundJob) -> dict[str, Any] | None:
+        spec = self.service.registry.get(job.job_type)
+        try:
+            data = spec.input_model.model_validate(job.input_data)
+        except ValueError as error:
+            raise UserError(f"The job's input is no longer valid: {error}") from error
+        deadline = time.monotonic() + spec.timeout_s
+        with self.service.running.track(job.id) as scope:
+            context = TaskContext(
+                job_id=job.id,
+                user_id=job.user_id,
+                attempt=job.attempt,
+                deadline=deadline,
+                report=self._progress_sink(job, scope),
+            )
+            # A plain asyncio task: SAQ is asyncio-only, and a task group would wrap the task's
+            # own exceptions in an ExceptionGroup.
+            heartbeat = asyncio.create_task(self._renew_lease(job, scope))
+            try:
+                with anyio.fail_after(spec.timeout_s):
+                    output = await spec.run(context, data)
+            finally:
+                heartbeat.cancel()
+        if scope.cancelled_caught:
+            log.info("job.cancelled", extra={"job_id": str(job.id), "attempt": job.attempt})
+            return None
+        result = spec.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
+        if await self.service.complete(job.id, job.attempt, result) is not None:
+            log.info("job.completed", extra={"job_id": str(job.id), "attempt": job.attempt})
+        return {"ok": True}
+
+    def _progress_sink(
+        self, job: BackgroundJob, scope: anyio.CancelScope
+    ) -> Callable[[int, str | None], Awaitable[None]]:
+        async def report(percent: int, message: str | None) -> None:
+            still_ours = await self.service.progress(
+                job.id, job.attempt, percent, message, now_s=time.monotonic()
+            )
+            if not still_ours:
+                scope.cancel()  # cancelled or taken over: stop at the next await
+                await anyio.lowlevel.checkpoint()
+
+        return report
+
+    async def _renew_lease(self, job: BackgroundJob, scope: anyio.CancelScope) -> None:
+        interval = self.service.settings.lease_s / 3
+        while True:
+            await anyio.sleep(interval)
+            if not await self.service.renew_lease(job.id, job.attempt):
+                scope.cancel()
+                return
+
+    async def _failed(
+        self,
+        saq_job: Any,
+        job: BackgroundJob,
+        kind: ErrorKind,
+        error: BaseException,
+        message: str,
+        retry_after_s: float | None,
+    ) -> None:
+        detail = "".join(traceback.format_exception(error))
+        if kind is ErrorKind.TRANSIENT and job.retry_count < job.max_retries:
+            delay = self.service.retry_delay(job, retry_after_s)
+            if await self.service.schedule_retry(job.id, job.attempt, message, detail, delay):
+                log.info(
+                    "job.retry_scheduled",
+                    extra={"job_id": str(job.id), "attempt": job.attempt, "delay_s": delay},
+                )
+                saq_job.retry_delay = delay
+                saq_job.retry_backoff = False
+                raise JobRetry(message) from None
+            return
+        if await self.service.fail(job.id, job.attempt, kind, message, detail):
+            log.info(
+                "job.failed",
+                extra={"job_id": str(job.id), "attempt": job.attempt, "error_kind": kind.value},
+            )
+            saq_job.retries = saq_job.attempts  # not retryable: SAQ records it as failed
+            raise JobFailed(message) from None

@@ -1,0 +1,79 @@
+"""SAQ workers embedded in our event loop, with a drain that keeps its promise.
+
+SAQ's ``Worker.stop()`` waits its whole grace period even when nothing runs, and its idle slots
+keep claiming jobs meanwhile. :meth:`AppWorker.drain` stops intake first (slots are not renewed and
+a job claimed now goes straight back), waits only as long as jobs are still running (at most the
+grace), then stops: whatever still runs is cancelled and put back without spending a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+import anyio
+from saq import Queue, Worker
+from saq.types import Context
+
+from app.jobs.runner import JobRunner
+
+log = logging.getLogger("atspro.worker")
+
+DEQUEUE_TIMEOUT_S = 1.0  # bounded, so an idle slot notices a drain quickly
+
+
+def worker_id(queue_name: str) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{queue_name}"
+
+
+class AppWorker(Worker[Context]):
+    # uvicorn owns SIGINT/SIGTERM; SAQ's handlers would stop the worker and leave HTTP running.
+    SIGNALS: list[signal.Signals] = []  # noqa: RUF012
+
+    def __init__(self, queue: Queue, runner: JobRunner, *, concurrency: int, **kwargs: Any):
+        self.ready = anyio.Event()
+        self.draining = False
+
+        async def on_startup(_ctx: Context) -> None:
+            self.ready.set()
+
+        super().__init__(
+            queue,
+            functions=runner.saq_functions(),
+            concurrency=concurrency,
+            startup=[on_startup],
+            dequeue_timeout=DEQUEUE_TIMEOUT_S,
+            shutdown_grace_period_s=None,
+            id=worker_id(queue.name),
+            **kwargs,
+        )
+        self.runner = runner
+
+    def _process(self, previous_task: asyncio.Task[Any] | None = None) -> None:
+        if self.draining:
+            if previous_task is not None:
+                self.tasks.discard(previous_task)
+            return
+        super()._process(previous_task)
+
+    @property
+    def running_count(self) -> int:
+        return len(self.job_task_contexts)
+
+    async def drain(self, grace_s: float) -> None:
+        """Stop intake, let running jobs finish within ``grace_s``, then stop."""
+        self.draining = True
+        self.runner.draining = True
+        with anyio.move_on_after(grace_s):
+            while self.job_task_contexts:  # noqa: ASYNC110 (SAQ offers no event to wait on)
+                await anyio.sleep(0.05)
+        if self.job_task_contexts:
+            log.warning(
+                "worker.grace_expired",
+                extra={"queue": self.queue.name, "requeued": len(self.job_task_contexts)},
+            )
+        await self.stop()

@@ -1,0 +1,105 @@
+"""The composition root: builds every long-lived object and runs the workers.
+
+Start: migrate (SQLite), engine, queues, event bus, locks, services; then, unless this is a
+web-only process, one SAQ worker per queue and the recovery loop, all in one anyio task group on
+the HTTP event loop. Stop: open SSE streams end, workers drain (running jobs get the grace period,
+the rest go back to the queue without spending a retry), then connections close.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+
+from app.auth import AuthService
+from app.container import Container
+from app.db import create_engine
+from app.jobs.events import InProcessBus
+from app.jobs.recovery import run_recovery
+from app.jobs.runner import JobRunner
+from app.jobs.service import QUEUE_NAMES, JobService
+from app.jobs.worker import AppWorker, worker_id
+from app.locks import InProcessLocks
+from app.migrate import upgrade
+from app.settings import Mode, Settings
+from app.tasks.registry import TaskRegistry
+
+log = logging.getLogger("atspro.lifespan")
+
+
+@asynccontextmanager
+async def build(settings: Settings) -> AsyncIterator[Container]:
+    """Everything a process needs, without workers (also used by the CLI)."""
+    settings.check_topology()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.resolved_secret_key()
+    if settings.should_migrate_on_start:
+        await anyio.to_thread.run_sync(upgrade, settings.resolved_database_url)
+    from app.queues import make_queue  # backends import their drivers lazily
+
+    engine = create_engine(settings.resolved_database_url)
+    queues = {name: make_queue(settings.resolved_queue_url, name) for name in QUEUE_NAMES}
+    bus = InProcessBus()
+    try:
+        for queue in queues.values():
+            await queue.connect()
+        jobs = JobService(
+            engine=engine,
+            queues=queues,
+            bus=bus,
+            registry=TaskRegistry.load(settings.extra_tasks),
+            settings=settings,
+        )
+        yield Container(
+            settings=settings,
+            engine=engine,
+            queues=queues,
+            bus=bus,
+            locks=InProcessLocks(),
+            jobs=jobs,
+            auth=AuthService(engine),
+        )
+    finally:
+        with anyio.CancelScope(shield=True):
+            for queue in queues.values():
+                await queue.disconnect()
+            await engine.dispose()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with build(settings) as container, anyio.create_task_group() as tasks:
+        app.state.container = container
+        if settings.mode in (Mode.ALL, Mode.WORKER):
+            await _start_workers(container, tasks)
+            tasks.start_soon(run_recovery, container.jobs, container.locks)
+        log.info("app.started", extra={"mode": settings.mode.value})
+        try:
+            yield
+        finally:
+            container.bus.close()
+            with anyio.CancelScope(shield=True):
+                async with anyio.create_task_group() as draining:
+                    for worker in container.workers:
+                        draining.start_soon(worker.drain, settings.shutdown_grace_s)
+            tasks.cancel_scope.cancel()
+            log.info("app.stopped")
+
+
+async def _start_workers(container: Container, tasks: anyio.abc.TaskGroup) -> None:
+    settings = container.settings
+    for name, queue in container.queues.items():
+        if name not in settings.worker_queues:
+            continue
+        runner = JobRunner(container.jobs, worker_id=worker_id(name))
+        worker = AppWorker(queue, runner, concurrency=settings.concurrency(name))
+        container.workers.append(worker)
+        tasks.start_soon(worker.start)
+    with anyio.fail_after(30):
+        for worker in container.workers:
+            await worker.ready.wait()

@@ -1,0 +1,62 @@
+"""``create_app(settings)``: routers for the process's mode, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.errors import AppError
+from app.lifespan import lifespan
+from app.routes import health, jobs
+from app.settings import Mode, Settings
+
+log = logging.getLogger("atspro.http")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="ATSPro Jobs",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.include_router(health.router)
+    if settings.mode is not Mode.WORKER:
+        app.include_router(jobs.router)
+    _add_error_handlers(app)
+    return app
+
+
+def _problem(status: int, title: str, detail: str, **extra: object) -> dict[str, object]:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_request: Request, error: AppError) -> JSONResponse:
+        body = _problem(error.status_code, error.title, error.detail, **error.extra)
+        return JSONResponse(
+            body,
+            status_code=error.status_code,
+            headers=error.headers,
+            media_type="application/problem+json",
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(item.get("loc", ())), "msg": item.get("msg"), "type": item.get("type")}
+            for item in error.errors()
+        ]
+        first_loc: list[object] = errors[0]["loc"] if errors else []
+        field = ".".join(str(part) for part in first_loc[1:]) or None
+        message = errors[0]["msg"] if errors else "invalid request"
+        body = _problem(422, "Invalid input", f"{field}: {message}", field=field, errors=errors)
+        return JSONResponse(body, status_code=422, media_type="application/problem+json")

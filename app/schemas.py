@@ -1,0 +1,68 @@
+"""API shapes. JSON is camelCase, matching the TypeScript types of the web app."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from app.errors import ErrorKind
+from app.jobs.status import JobStatus
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, from_attributes=True, extra="forbid"
+    )
+
+
+class JobRead(ApiModel):
+    """A job as users see it (the seed's ``BackgroundJob`` plus step text and error kind)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    job_type: str
+    status: JobStatus
+    priority: int
+    progress: int
+    progress_message: str | None
+    input_data: dict[str, Any]
+    result_data: dict[str, Any] | None
+    error_message: str | None
+    error_kind: ErrorKind | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    retry_count: int
+    max_retries: int
+    attempt: int
+
+
+class JobSubmit(ApiModel):
+    """``POST /api/jobs``: a registered task type that allows direct submission."""
+
+    job_type: str = Field(min_length=1, max_length=100, examples=["diagnostic.echo"])
+    input_data: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(default=5, ge=1, le=10, description="1 runs first, 10 last")
+    max_retries: int | None = Field(default=None, ge=0, le=25)
+
+
+class JobPage(ApiModel):
+    items: list[JobRead]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")
+
+
+class JobEventMessage(ApiModel):
+    """The ``data:`` of one SSE message."""
+
+    event_type: str
+    job: JobRead
+
+
+class Health(ApiModel):
+    status: str
+    checks: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,158 @@
+"""Configuration, read once from the environment (pydantic-settings).
+
+PaaS conventions: ``PORT``, ``DATABASE_URL`` and ``REDIS_URL`` are unprefixed; everything else is
+``ATSPRO_*``. Every default is safe and needs no other server: SQLite app tables and the SQLite
+queue under ``ATSPRO_DATA_DIR``. Fields are grouped by area; the README's table lists them all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 32
+WEAK_SECRETS = frozenset({"secret", "changeme", "change-me", "password", "development", "dev"})
+
+
+class Mode(StrEnum):
+    """What one process runs: HTTP and workers, HTTP only, or workers only."""
+
+    ALL = "all"
+    WEB = "web"
+    WORKER = "worker"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot work; the message says what to change."""
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """All settings of one process. Construct with keyword arguments in tests."""
+
+    model_config = SettingsConfigDict(env_prefix="ATSPRO_", extra="ignore", populate_by_name=True)
+
+    # --- process -------------------------------------------------------------------------------
+    env: Literal["production", "development"] = "production"
+    mode: Mode = Mode.ALL
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, validation_alias=_env("PORT"))
+    worker_port: int = 8001
+    data_dir: Path = Path("data")
+    log_level: str = "info"
+
+    # --- storage ---------------------------------------------------------------------------------
+    database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    queue_url: str | None = None
+    redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    auto_migrate: bool | None = None  # None: migrate SQLite on start, never Postgres
+
+    # --- workers ---------------------------------------------------------------------------------
+    concurrency_high: int = Field(default=8, ge=1, le=1000)
+    concurrency_default: int = Field(default=8, ge=1, le=1000)
+    concurrency_low: int = Field(default=4, ge=1, le=1000)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    extra_tasks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    worker_queues: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["high", "default", "low"]
+    )
+
+    # --- jobs ----------------------------------------------------------------------------------
+    max_retries: int = Field(default=3, ge=0, le=25)
+    retry_base_delay_s: float = Field(default=2.0, ge=0)
+    retry_max_delay_s: float = Field(default=300.0, ge=0)
+    lease_s: float = Field(default=30.0, gt=0)
+    reaper_interval_s: float = Field(default=5.0, gt=0)
+    reconcile_interval_s: float = Field(default=30.0, gt=0)
+    max_stalls: int = Field(default=3, ge=1)
+    progress_event_interval_s: float = Field(default=0.2, ge=0)
+
+    # --- live events ---------------------------------------------------------------------------
+    sse_ping_s: float = Field(default=15.0, gt=0)
+    sse_poll_s: float = Field(default=2.0, gt=0)
+
+    # --- security --------------------------------------------------------------------------------
+    secret_key: str | None = None
+
+    @field_validator("extra_tasks", "worker_queues", mode="before")
+    @classmethod
+    def _split_tasks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_weak_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        guessable = value.lower() in WEAK_SECRETS or len(set(value)) < 8
+        if len(value) < MIN_SECRET_LENGTH or guessable:
+            msg = (
+                f"ATSPRO_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random "
+                "characters "
+                "(for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+                "or unset it to have one generated in the data directory"
+            )
+            raise ValueError(msg)
+        return value
+
+    # --- derived values --------------------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The app database: ``DATABASE_URL`` or SQLite in the data directory."""
+        if self.database_url:
+            url = self.database_url
+            # Heroku-style URLs name the scheme without the async driver.
+            for plain in ("postgres://", "postgresql://"):
+                if url.startswith(plain):
+                    return "postgresql+asyncpg://" + url.removeprefix(plain)
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'atspro.db').resolve()}"
+
+    @property
+    def resolved_queue_url(self) -> str:
+        """The queue backend: ``ATSPRO_QUEUE_URL`` or the SQLite queue in the data directory."""
+        return self.queue_url or f"sqlite:///{(self.data_dir / 'queue.db').resolve()}"
+
+    @property
+    def uses_sqlite_database(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        return self.uses_sqlite_database if self.auto_migrate is None else self.auto_migrate
+
+    def concurrency(self, queue: str) -> int:
+        return int(getattr(self, f"concurrency_{queue}"))
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated on first start and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+    def check_topology(self) -> None:
+        """Refuse a setup that cannot work, saying what is missing."""
+        queue_is_sqlite = self.resolved_queue_url.startswith("sqlite")
+        if self.mode is Mode.WEB and queue_is_sqlite and self.queue_url is None:
+            raise ConfigError(
+                "`--mode web` runs no workers, so jobs need a queue that worker processes share: "
+                "set ATSPRO_QUEUE_URL (redis://… or postgres://…), or run `atspro serve` (mode all)"
+            )

@@ -1,0 +1,58 @@
+"""What every task gets: typed input and output, progress steps, a deadline, cancellation.
+
+A task is an ``async def run(ctx: TaskContext, data: In) -> Out`` registered with a
+:class:`TaskSpec`. Tasks raise :class:`app.errors.TransientError` to be retried with backoff or
+:class:`app.errors.UserError` to fail at once with a message the user can act on; anything else is
+an internal error whose traceback only operators see.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+
+
+# Where a task's progress goes: the job service, fenced by attempt.
+ProgressSink = Callable[[int, str | None], Awaitable[None]]
+
+
+@dataclass
+class TaskContext:
+    """Handed to a running task. ``progress`` also checks for cancellation."""
+
+    job_id: uuid.UUID
+    user_id: uuid.UUID
+    attempt: int
+    deadline: float  # time.monotonic() value
+    report: ProgressSink
+    services: dict[str, Any] = field(default_factory=dict)
+
+    async def progress(self, percent: int, message: str | None = None) -> None:
+        """Report ``percent`` (0-100) and the current step; raises if the job was cancelled."""
+        await self.report(max(0, min(100, int(percent))), message)
+
+    @property
+    def seconds_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+@dataclass(frozen=True)
+class TaskSpec(Generic[In, Out]):
+    """A registered job type."""
+
+    name: str
+    input_model: type[In]
+    output_model: type[Out]
+    run: Callable[[TaskContext, In], Awaitable[Out]]
+    timeout_s: float = 600.0  # sized for slow AI work, not SAQ's 10 s default
+    max_retries: int | None = None  # None: the ATSPRO_MAX_RETRIES setting
+    direct_submit: bool = False  # may be submitted through POST /api/jobs
+    description: str = ""

@@ -1,0 +1,127 @@
+"""Shared fixtures: settings on a temp data dir, a live app on a real uvicorn server, users."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+
+from app.main import create_app
+from app.settings import Settings
+
+REDIS_URL = os.environ.get("ATSPRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get("ATSPRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+
+# Timers for tests: short leases and sweeps so recovery is seen in seconds, not minutes.
+FAST = {
+    "lease_s": 2.0,
+    "reaper_interval_s": 0.5,
+    "reconcile_interval_s": 1.0,
+    "retry_base_delay_s": 0.05,
+    "retry_max_delay_s": 0.2,
+    "progress_event_interval_s": 0.0,
+    "shutdown_grace_s": 2.0,
+    "sse_poll_s": 0.5,
+    "sse_ping_s": 5.0,
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"data_dir": tmp_path / "data", "env": "development", **FAST}
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@dataclass
+class LiveApp:
+    """A real uvicorn server running the app in this event loop."""
+
+    base_url: str
+    app: Any
+
+    @property
+    def container(self) -> Any:
+        return self.app.state.container
+
+    async def user(self, email: str, *, admin: bool = False) -> httpx.AsyncClient:
+        """A client authenticated as a new user."""
+        _user, token = await self.container.auth.create_user(email, is_admin=admin)
+        return httpx.AsyncClient(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+
+async def _serve(settings: Settings) -> AsyncIterator[LiveApp]:
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        with anyio.fail_after(30):
+            while not server.started:
+                await anyio.sleep(0.02)
+        try:
+            yield LiveApp(base_url=f"http://127.0.0.1:{port}", app=app)
+        finally:
+            server.should_exit = True
+
+
+@pytest.fixture
+async def live(make_settings: Callable[..., Settings]) -> AsyncIterator[LiveApp]:
+    """The whole product (HTTP + workers) on SQLite in a temp dir."""
+    async for app in _serve(make_settings()):
+        yield app
+
+
+@pytest.fixture
+def serve() -> Callable[[Settings], AsyncIterator[LiveApp]]:
+    """Start a live app with custom settings: ``async for app in serve(settings)``."""
+    return _serve
+
+
+async def read_sse(
+    response: httpx.Response, *, until: Callable[[dict[str, Any]], bool] | None = None
+) -> AsyncIterator[dict[str, Any]]:
+    """Parse SSE messages (id, event, data as JSON) from a streaming response."""
+    message: dict[str, Any] = {}
+    async for line in response.aiter_lines():
+        if line.startswith(":"):
+            continue
+        if not line:
+            if "data" in message:
+                yield message
+                if until and until(message):
+                    return
+            message = {}
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "data":
+            message["data"] = json.loads(value)
+        elif field in ("id", "event"):
+            message[field] = value
