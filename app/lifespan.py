@@ -97,7 +97,7 @@ async def _start_workers(container: Container, tasks: anyio.abc.TaskGroup) -> No
         if name not in settings.worker_queues:
             continue
         runner = JobRunner(container.jobs, worker_id=worker_id(name))
-        worker = AppWorker(queue, runner, concurrency=settings.concurrency(name))
+        worker = AppWorker(name, queue, runner, concurrency=settings.concurrency(name))
         container.workers.append(worker)
         tasks.start_soon(worker.start)
     with anyio.fail_after(30):

@@ -474,7 +474,7 @@ class JobService:
             try:
                 job.status = transition(JobStatus(job.status), action).value
             except InvalidTransition as error:
-                raise Conflict(str(error), status=job.status) from None
+                raise Conflict(str(error), jobStatus=job.status) from None
             job.updated_at = self.clock()
             apply(job)
             store.add_event(session, job, action.value)

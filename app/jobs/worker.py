@@ -34,7 +34,10 @@ class AppWorker(Worker[Context]):
     # uvicorn owns SIGINT/SIGTERM; SAQ's handlers would stop the worker and leave HTTP running.
     SIGNALS: list[signal.Signals] = []  # noqa: RUF012
 
-    def __init__(self, queue: Queue, runner: JobRunner, *, concurrency: int, **kwargs: Any):
+    def __init__(
+        self, name: str, queue: Queue, runner: JobRunner, *, concurrency: int, **kwargs: Any
+    ):
+        self.name = name
         self.ready = anyio.Event()
         self.draining = False
 
@@ -48,7 +51,7 @@ class AppWorker(Worker[Context]):
             startup=[on_startup],
             dequeue_timeout=DEQUEUE_TIMEOUT_S,
             shutdown_grace_period_s=None,
-            id=worker_id(queue.name),
+            id=worker_id(name),
             **kwargs,
         )
         self.runner = runner
@@ -74,6 +77,6 @@ class AppWorker(Worker[Context]):
         if self.job_task_contexts:
             log.warning(
                 "worker.grace_expired",
-                extra={"queue": self.queue.name, "requeued": len(self.job_task_contexts)},
+                extra={"queue": self.name, "requeued": len(self.job_task_contexts)},
             )
         await self.stop()

@@ -48,7 +48,7 @@ async def readyz(container: AppContainer) -> JSONResponse:
             checks[name] = f"error: {type(error).__name__}"
     for worker in container.workers:
         alive = worker.ready.is_set() and not worker.draining
-        checks[f"worker:{worker.queue.name}"] = {"alive": alive, "running": worker.running_count}
+        checks[f"worker:{worker.name}"] = {"alive": alive, "running": worker.running_count}
         ok = ok and alive
     status = "ready" if ok else "unavailable"
     return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)

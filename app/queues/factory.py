@@ -1,0 +1,40 @@
+"""One place that turns a queue URL into a SAQ queue, so the rest of the app never names a backend.
+
+``sqlite:///path`` is our SQLiteQueue (no server; one host); ``redis://``/``rediss://`` and
+``postgres://``/``postgresql://`` are SAQ's own RedisQueue and PostgresQueue (to scale out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from saq.queue.base import Queue
+
+from app.queues.sqlite import SQLiteQueue
+
+SUPPORTED = "sqlite:///path, redis://, rediss://, postgres:// or postgresql://"
+
+
+def make_queue(url: str, name: str, **kwargs: Any) -> Queue:
+    """Build the queue ``name`` for ``url``; ``kwargs`` go to the backend's constructor.
+
+    A SQLAlchemy-style driver suffix (``postgresql+asyncpg://``, ``sqlite+aiosqlite://``) is
+    dropped: SAQ talks to Postgres through psycopg whatever the app's own database driver is.
+    """
+    parts = urlsplit(url)
+    scheme, _, _driver = parts.scheme.lower().partition("+")
+    if scheme == "sqlite":
+        return SQLiteQueue.from_url(url, name=name, **kwargs)
+    if scheme in ("redis", "rediss"):
+        from saq.queue.redis import RedisQueue
+
+        plain = urlunsplit(parts._replace(scheme=scheme))
+        return RedisQueue.from_url(plain, name=name, **kwargs)
+    if scheme in ("postgres", "postgresql"):
+        from saq.queue.postgres import PostgresQueue
+
+        plain = urlunsplit(parts._replace(scheme=scheme))
+        return PostgresQueue.from_url(plain, name=name, **kwargs)
+    # Only the scheme is echoed: the rest of a URL may hold a password.
+    raise ValueError(f"unsupported queue URL scheme {parts.scheme!r}; expected {SUPPORTED}")

@@ -1,0 +1,347 @@
+"""The SQLite connection behind SQLiteQueue: one per database file and event loop.
+
+Every SQLiteQueue on the same file in the same loop (the app runs ``high``, ``default`` and ``low``
+on one file) shares a Store, so they never fight each other for SQLite's single write lock and
+their wakeups and key notifications reach each other in-process.
+
+A Store runs each request as a plain function on aiosqlite's thread, inside one transaction that
+the function cannot leave open: a caller that is cancelled while waiting does not interrupt it
+(cancellation only drops requests that have not started). Requests that arrive while a
+transaction is running are committed together in the next one (group commit), which is what
+makes enqueue and drain cheap. Commits by other processes are noticed by polling
+``PRAGMA data_version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import sqlite3
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
+
+import aiosqlite
+
+from app.queues.sqlite_schema import migrate
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Statement = Callable[[sqlite3.Connection], Any]
+Outcome = tuple[bool, Any]
+
+# Bounds how long one group commit holds the write lock that other processes wait for.
+MAX_BATCH = 256
+
+
+class Mode(enum.Enum):
+    """How a request touches the database."""
+
+    READ = "read"  # inside BEGIN (a consistent snapshot)
+    WRITE = "write"  # inside BEGIN IMMEDIATE: the write lock is taken before the first read
+    BARE = "bare"  # outside any transaction (PRAGMAs such as wal_checkpoint need that)
+
+
+class StoreClosedError(RuntimeError):
+    """The store was closed; the queue must be connected again."""
+
+
+class Waker(Protocol):
+    """What a Store needs from a queue to wake its waiting dequeuers."""
+
+    name: str
+
+    def wake(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Request:
+    statement: Statement
+    mode: Mode
+    future: asyncio.Future[Any]
+    on_commit: Callable[[Any], None] | None
+
+
+class Store:
+    """A shared aiosqlite connection with group commit, change watching and in-process pub/sub."""
+
+    def __init__(self, path: str, *, busy_timeout: float, watch_interval: float) -> None:
+        self.path = path
+        self.users = 0
+        self.foreign_version = 0  # bumped whenever another connection commits
+        self._busy_timeout = busy_timeout
+        self._watch_interval = watch_interval
+        self._connection: aiosqlite.Connection | None = None
+        self._pending: list[_Request] = []
+        self._work = asyncio.Event()
+        self._closing = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._wakers: set[Waker] = set()
+        self._inboxes: dict[tuple[str, str], set[asyncio.Queue[tuple[str, str]]]] = defaultdict(set)
+        self._inbox_keys: dict[asyncio.Queue[tuple[str, str]], tuple[str, list[str]]] = {}
+
+    async def open(self) -> None:
+        """Connect, set the PRAGMAs, migrate, and start the flusher and the change watcher."""
+        if self.path != ":memory:":
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        self._connection = await aiosqlite.connect(
+            self.path, isolation_level=None, timeout=self._busy_timeout
+        )
+        try:
+            await self._in_thread(_prepare, self._busy_timeout)
+        except BaseException:
+            await self._connection.close()
+            raise
+        self._flusher = asyncio.create_task(self._flush_forever(), name="sqlite-queue-flush")
+        self._watcher = asyncio.create_task(self._watch_forever(), name="sqlite-queue-watch")
+
+    async def close(self) -> None:
+        """Finish every accepted request, then close the connection."""
+        self._closing = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        self._work.set()
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def run(
+        self,
+        statement: Callable[[sqlite3.Connection], T],
+        *,
+        mode: Mode = Mode.WRITE,
+        on_commit: Callable[[T], None] | None = None,
+    ) -> T:
+        """Run ``statement`` on the connection's thread in a transaction; ``on_commit`` runs after
+        the commit in the event loop, even if this caller was cancelled meanwhile."""
+        if self._closing:
+            raise StoreClosedError("the SQLite queue store is closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Request(statement, mode, future, cast(Any, on_commit)))
+        self._work.set()
+        return cast(T, await future)
+
+    # -- wakeups and key notifications -------------------------------------------------------
+
+    def attach(self, waker: Waker) -> None:
+        self._wakers.add(waker)
+
+    def detach(self, waker: Waker) -> None:
+        self._wakers.discard(waker)
+
+    def wake(self, queue: str) -> None:
+        """Tell every dequeuer of ``queue`` in this process that a job may be claimable."""
+        for waker in list(self._wakers):
+            if waker.name == queue:
+                waker.wake()
+
+    def subscribe(self, queue: str, keys: Iterable[str]) -> asyncio.Queue[tuple[str, str]]:
+        inbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        key_list = list(keys)
+        self._inbox_keys[inbox] = (queue, key_list)
+        for key in key_list:
+            self._inboxes[queue, key].add(inbox)
+        return inbox
+
+    def unsubscribe(self, inbox: asyncio.Queue[tuple[str, str]]) -> None:
+        queue, keys = self._inbox_keys.pop(inbox, ("", []))
+        for key in keys:
+            listeners = self._inboxes.get((queue, key))
+            if listeners is not None:
+                listeners.discard(inbox)
+                if not listeners:
+                    del self._inboxes[queue, key]
+
+    def publish(self, queue: str, key: str, status: str) -> None:
+        for inbox in self._inboxes.get((queue, key), ()):
+            inbox.put_nowait((key, status))
+
+    # -- internals ------------------------------------------------------------------------------
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(sqlite3_connection, *args)`` on aiosqlite's thread.
+
+        aiosqlite has no public call for this; ``_execute``/``_conn`` are its long-standing
+        internals and the only way to keep a whole transaction in one uninterruptible unit.
+        """
+        connection = self._connection
+        if connection is None:
+            raise StoreClosedError("the SQLite queue store is not open")
+        execute = cast(Callable[..., Any], connection._execute)
+        return cast(T, await execute(lambda: function(connection._conn, *args)))
+
+    async def _flush_forever(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._work.clear()
+                await self._work.wait()
+                continue
+            batch = [r for r in self._pending[:MAX_BATCH] if not r.future.cancelled()]
+            del self._pending[:MAX_BATCH]
+            if not batch:
+                continue
+            work = [(r.statement, r.mode) for r in batch]
+            try:
+                outcomes = await self._in_thread(_run_batch, work)
+            except Exception as exc:  # the connection itself failed
+                outcomes = [(False, exc)] * len(batch)
+            for request, (ok, value) in zip(batch, outcomes, strict=True):
+                if ok and request.on_commit is not None:
+                    try:
+                        request.on_commit(value)
+                    except Exception:
+                        logger.exception("sqlite_queue.on_commit_failed")
+                if request.future.done():
+                    continue
+                if ok:
+                    request.future.set_result(value)
+                else:
+                    request.future.set_exception(value)
+
+    async def _watch_forever(self) -> None:
+        """Poll ``PRAGMA data_version`` so commits by other processes wake our dequeuers."""
+        last: int | None = None
+        while True:
+            try:
+                version = await self.run(_data_version, mode=Mode.READ)
+            except StoreClosedError:
+                return
+            except sqlite3.Error:
+                logger.warning("sqlite_queue.watch_failed", exc_info=True)
+                await asyncio.sleep(self._watch_interval)
+                continue
+            if last is not None and version != last:
+                self.foreign_version += 1
+                for waker in list(self._wakers):
+                    waker.wake()
+            last = version
+            await asyncio.sleep(self._watch_interval)
+
+
+def _prepare(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # WAL + NORMAL: a power loss may drop the last commits but never corrupts the file.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    # After a checkpoint resets the WAL, shrink it back to this size.
+    conn.execute("PRAGMA journal_size_limit = 67108864")
+    migrate(conn)
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _run_batch(conn: sqlite3.Connection, work: list[tuple[Statement, Mode]]) -> list[Outcome]:
+    """Run transactional requests in one transaction, then bare ones; never leave one open."""
+    outcomes: list[Outcome] = [(False, None)] * len(work)
+    grouped = [i for i, (_, mode) in enumerate(work) if mode is not Mode.BARE]
+    if grouped:
+        write = any(work[i][1] is Mode.WRITE for i in grouped)
+        results = _run_together(conn, [work[i][0] for i in grouped], write=write)
+        for i, outcome in zip(grouped, results, strict=True):
+            outcomes[i] = outcome
+    for i, (statement, mode) in enumerate(work):
+        if mode is Mode.BARE:
+            try:
+                outcomes[i] = (True, statement(conn))
+            except Exception as exc:
+                outcomes[i] = (False, exc)
+    return outcomes
+
+
+def _run_together(
+    conn: sqlite3.Connection, statements: list[Statement], *, write: bool
+) -> list[Outcome]:
+    """One transaction for all; if any fails, roll back and give each its own so one bad request
+    cannot fail the others."""
+    try:
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    except sqlite3.Error as exc:
+        return [(False, exc)] * len(statements)
+    try:
+        results: list[Outcome] = [(True, statement(conn)) for statement in statements]
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        _rollback(conn)
+        if not isinstance(exc, Exception):
+            raise
+        if len(statements) == 1:
+            return [(False, exc)]
+        return [_run_together(conn, [s], write=write)[0] for s in statements]
+    return results
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+# -- one Store per (file, event loop) --------------------------------------------------------------
+
+_stores: dict[tuple[str, asyncio.AbstractEventLoop], Store] = {}
+_opening: dict[Store, asyncio.Task[None]] = {}
+
+
+def _normalize(path: str | os.PathLike[str]) -> str:
+    text = os.fspath(path)
+    return text if text == ":memory:" else os.path.abspath(text)
+
+
+async def acquire_store(
+    path: str | os.PathLike[str], *, busy_timeout: float, watch_interval: float
+) -> Store:
+    """Return this loop's Store for ``path``, opening it on first use (first caller's options)."""
+    loop = asyncio.get_running_loop()
+    key = (_normalize(path), loop)
+    store = _stores.get(key)
+    if store is None:
+        store = Store(key[0], busy_timeout=busy_timeout, watch_interval=watch_interval)
+        _stores[key] = store
+        opening = loop.create_task(store.open())
+        _opening[store] = opening
+
+        def forget_failed(task: asyncio.Task[None], store: Store = store) -> None:
+            _opening.pop(store, None)
+            if task.cancelled() or task.exception() is not None:
+                _stores.pop(key, None)
+
+        opening.add_done_callback(forget_failed)
+    store.users += 1
+    try:
+        if (opening_task := _opening.get(store)) is not None:
+            await asyncio.shield(opening_task)
+    except BaseException:
+        await release_store(store)
+        raise
+    return store
+
+
+async def release_store(store: Store) -> None:
+    """Drop one user; the last one closes the connection."""
+    store.users -= 1
+    if store.users > 0:
+        return
+    for key, candidate in list(_stores.items()):
+        if candidate is store:
+            del _stores[key]
+    opening = _opening.get(store)
+    if opening is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(opening)
+        if opening.cancelled() or opening.exception() is not None:
+            return
+    await store.close()
