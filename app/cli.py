@@ -65,10 +65,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_uvicorn(settings: Settings, port: int) -> int:
+    import os
+    from types import FrameType
+
     import uvicorn
 
     from app.logging import configure_logging
     from app.main import create_app
+
+    class Server(uvicorn.Server):
+        """uvicorn, with our signal contract: the first SIGTERM/SIGINT shuts down gracefully
+        (and the process exits 0, rather than re-raising the signal afterwards); a second one
+        exits at once, leaving running jobs to the reaper as a crash would."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.should_exit:
+                print("atspro: second signal, exiting now", file=sys.stderr, flush=True)
+                os._exit(128 + sig)
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
 
     configure_logging(settings.log_level)
     config = uvicorn.Config(
@@ -79,7 +94,7 @@ def _run_uvicorn(settings: Settings, port: int) -> int:
         timeout_graceful_shutdown=GRACEFUL_HTTP_SHUTDOWN_S,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
     server.run()
     return 0 if server.started else 1
 
