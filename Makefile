@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 ## run: install what is needed, then serve the whole product on SQLite with in-process workers
@@ -42,6 +42,7 @@ migrate: $(STAMP)
 
 ## bench: end-to-end throughput and latency, side by side with raw SAQ on Redis
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench
 
 clean:

@@ -7,8 +7,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from app.errors import AppError
+from app.errors import AppError, Unavailable
 from app.lifespan import lifespan
 from app.routes import health, jobs
 from app.settings import Mode, Settings
@@ -38,7 +41,28 @@ def _problem(status: int, title: str, detail: str, **extra: object) -> dict[str,
     return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
 
 
+# A backend that is down or locked is the client's cue to retry later, not a server bug.
+BACKEND_DOWN = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
+    async def backend_down(request: Request, error: Exception) -> JSONResponse:
+        log.warning(
+            "http.backend_unavailable",
+            extra={"path": request.url.path, "error": type(error).__name__},
+        )
+        return await app_error(request, Unavailable("A backend is unavailable; retry shortly"))
+
+    for kind in BACKEND_DOWN:
+        app.add_exception_handler(kind, backend_down)
+
     @app.exception_handler(AppError)
     async def app_error(_request: Request, error: AppError) -> JSONResponse:
         body = _problem(error.status_code, error.title, error.detail, **error.extra)

@@ -1,0 +1,103 @@
+"""Recovery: the reconciler and the reaper bring back jobs a crash left behind."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import anyio
+
+from app.db import session_factory, utcnow
+from app.jobs.status import JobStatus
+from app.models import BackgroundJob
+from tests.conftest import LiveApp
+
+
+async def orphan(live: LiveApp, user_id: uuid.UUID, **fields: Any) -> uuid.UUID:
+    """A job row written without its queue entry, as a crash would leave it."""
+    now = utcnow()
+    job = BackgroundJob(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        job_type="diagnostic.echo",
+        queue="default",
+        priority=5,
+        input_data={"echo": "orphan"},
+        max_retries=3,
+        created_at=now - timedelta(minutes=1),
+        updated_at=now - timedelta(minutes=1),
+        **{"status": JobStatus.PENDING.value, "attempt": 0, "stall_count": 0, **fields},
+    )
+    async with session_factory(live.container.engine)() as session, session.begin():
+        session.add(job)
+    return job.id
+
+
+async def wait_status(live: LiveApp, user_id: uuid.UUID, job_id: uuid.UUID, status: str) -> Any:
+    with anyio.fail_after(30):
+        while True:
+            job = await live.container.jobs.get(user_id, job_id)
+            if job.status == status:
+                return job
+            await anyio.sleep(0.05)
+
+
+async def test_reconciler_enqueues_pending_rows_missing_from_the_queue(live: LiveApp) -> None:
+    """A pending row that never reached the queue is enqueued by the reconciler and completes."""
+    user, _ = await live.container.auth.create_user("reconcile@example.com")
+    job_id = await orphan(live, user.id)
+    assert await live.container.queues["default"].job(str(job_id)) is None
+    assert await live.container.jobs.reconcile(older_than_s=0) == 1
+    done = await wait_status(live, user.id, job_id, "completed")
+    assert done.result_data["echo"] == "orphan"
+    assert await live.container.jobs.reconcile(older_than_s=0) == 0
+
+
+async def test_reaper_requeues_a_job_whose_worker_stopped(live: LiveApp) -> None:
+    """A running row whose lease expired goes back to the queue without spending a retry."""
+    user, _ = await live.container.auth.create_user("reaper@example.com")
+    expired = utcnow() - timedelta(seconds=30)
+    job_id = await orphan(
+        live, user.id, status=JobStatus.RUNNING.value, attempt=1, lease_expires_at=expired
+    )
+    done = await wait_status(live, user.id, job_id, "completed")
+    assert done.stall_count == 1
+    assert done.retry_count == 0
+    assert done.attempt == 2
+
+
+async def test_a_job_that_keeps_killing_its_worker_is_failed(live: LiveApp) -> None:
+    """After max_stalls lost workers the reaper fails the job instead of looping forever."""
+    user, _ = await live.container.auth.create_user("poison@example.com")
+    stalls = live.container.settings.max_stalls - 1
+    expired = utcnow() - timedelta(seconds=30)
+    job_id = await orphan(
+        live,
+        user.id,
+        status=JobStatus.RUNNING.value,
+        attempt=stalls + 1,
+        stall_count=stalls,
+        lease_expires_at=expired,
+    )
+    failed = await wait_status(live, user.id, job_id, "failed")
+    assert failed.error_kind == "internal"
+    assert "stopped its worker" in failed.error_message
+    events = await live.container.jobs.events_after(user.id, 0, job_id)
+    assert [event.type for event in events] == ["failed"]
+
+
+async def test_fenced_writes_from_an_old_attempt_are_ignored(live: LiveApp) -> None:
+    """A worker still writing for attempt 1 after attempt 2 began changes nothing."""
+    jobs = live.container.jobs
+    user, _ = await live.container.auth.create_user("fence@example.com")
+    job = await jobs.submit(user.id, "diagnostic.echo", {"seconds": 3, "steps": 3})
+    running = await wait_status(live, user.id, job.id, "running")
+    stale = running.attempt - 1 if running.attempt > 1 else running.attempt + 5
+    assert await jobs.complete(job.id, stale, {"echo": "stale"}) is None
+    assert not await jobs.progress(job.id, stale, 99, "stale", now_s=0)
+    assert not await jobs.renew_lease(job.id, stale)
+    current = await jobs.get(user.id, job.id)
+    assert current.status == "running"
+    assert current.result_data is None
+    await jobs.cancel(user.id, job.id)
