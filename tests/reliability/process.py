@@ -36,6 +36,7 @@ class AppProcess:
         }
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.start_command = ["serve"]
         self.log = data_dir.parent / f"serve-{self.port}.log"
 
     def cli(self, *args: str) -> str:
@@ -51,7 +52,7 @@ class AppProcess:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [ATSPRO, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [ATSPRO, *self.start_command], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
