@@ -24,6 +24,7 @@ from app.jobs.runner import JobRunner
 from app.jobs.service import QUEUE_NAMES, JobService
 from app.jobs.worker import AppWorker, worker_id
 from app.locks import InProcessLocks
+from app.logging import quiet_saq_control_flow
 from app.migrate import upgrade
 from app.settings import Mode, Settings
 from app.tasks.registry import TaskRegistry
@@ -93,6 +94,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _start_workers(container: Container, tasks: anyio.abc.TaskGroup) -> None:
     settings = container.settings
+    quiet_saq_control_flow()
     for name, queue in container.queues.items():
         if name not in settings.worker_queues:
             continue

@@ -1,14 +1,55 @@
-"""Structured logs: stable event names as messages, context as fields; JSON off a terminal."""
+"""Structured logs: stable event names as messages, context as fields; JSON off a terminal.
+
+``bind(job_id=…, attempt=…)`` attaches fields to every line logged inside it (the runner binds a
+job's fields once, so whatever a task logs carries them). Never log secrets or file contents.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_bound: ContextVar[dict[str, Any]] = ContextVar("atspro_log_fields", default={})  # noqa: B039
+
+
+@contextmanager
+def bind(**fields: Any) -> Iterator[None]:
+    token = _bound.set({**_bound.get(), **fields})
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Adds the bound fields to each record (without overriding explicit ``extra``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _bound.get().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+class ExpectedControlFlow(logging.Filter):
+    """SAQ logs every exception a job raises with a traceback. Ours that only steer SAQ (retry
+    later, failed for good, back to the queue) are logged by the runner as events instead."""
+
+    def __init__(self, *names: str) -> None:
+        super().__init__()
+        self.names = names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is not None:
+            return record.exc_info[0].__name__ not in self.names
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,6 +78,13 @@ class TextFormatter(logging.Formatter):
 def configure_logging(level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(TextFormatter() if sys.stderr.isatty() else JsonFormatter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def quiet_saq_control_flow() -> None:
+    logging.getLogger("saq").addFilter(
+        ExpectedControlFlow("JobRetry", "JobFailed", "WorkerDraining")
+    )

@@ -20,6 +20,7 @@ import anyio
 
 from app.errors import INTERNAL_USER_MESSAGE, ErrorKind, TaskError, UserError
 from app.jobs.service import JobService
+from app.logging import bind
 from app.models import BackgroundJob
 from app.tasks.base import TaskContext
 
@@ -56,10 +57,13 @@ class JobRunner:
         job = await self.service.start(uuid.UUID(job_id), worker_id=self.worker_id)
         if job is None:
             return None  # cancelled, finished, or running elsewhere: nothing to do
-        log.info(
-            "job.started",
-            extra={"job_id": job_id, "job_type": job.job_type, "attempt": job.attempt},
-        )
+        with bind(
+            job_id=job_id, job_type=job.job_type, user_id=str(job.user_id), attempt=job.attempt
+        ):
+            log.info("job.started")
+            return await self._outcome(saq_job, job)
+
+    async def _outcome(self, saq_job: Any, job: BackgroundJob) -> dict[str, Any] | None:
         try:
             return await self._attempt(job)
         except TaskError as error:
@@ -100,11 +104,11 @@ class JobRunner:
             finally:
                 heartbeat.cancel()
         if scope.cancelled_caught:
-            log.info("job.cancelled", extra={"job_id": str(job.id), "attempt": job.attempt})
+            log.info("job.cancelled")
             return None
         result = spec.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
         if await self.service.complete(job.id, job.attempt, result) is not None:
-            log.info("job.completed", extra={"job_id": str(job.id), "attempt": job.attempt})
+            log.info("job.completed")
         return {"ok": True}
 
     def _progress_sink(
@@ -141,18 +145,12 @@ class JobRunner:
         if kind is ErrorKind.TRANSIENT and job.retry_count < job.max_retries:
             delay = self.service.retry_delay(job, retry_after_s)
             if await self.service.schedule_retry(job.id, job.attempt, message, detail, delay):
-                log.info(
-                    "job.retry_scheduled",
-                    extra={"job_id": str(job.id), "attempt": job.attempt, "delay_s": delay},
-                )
+                log.info("job.retry_scheduled", extra={"delay_s": round(delay, 3)})
                 saq_job.retry_delay = delay
                 saq_job.retry_backoff = False
                 raise JobRetry(message) from None
             return
         if await self.service.fail(job.id, job.attempt, kind, message, detail):
-            log.info(
-                "job.failed",
-                extra={"job_id": str(job.id), "attempt": job.attempt, "error_kind": kind.value},
-            )
+            log.info("job.failed", extra={"error_kind": kind.value})
             saq_job.retries = saq_job.attempts  # not retryable: SAQ records it as failed
             raise JobFailed(message) from None

@@ -199,7 +199,7 @@ class SQLiteQueue(Queue):
         """Write the whole job; without ``status`` the stored status is kept (never undoes an
         abort), in the same statement."""
         if status is not None:
-            job.status = status
+            job.status = status = Status(status)
         params = {
             "queue": self.name,
             "key": job.key,
@@ -226,6 +226,7 @@ class SQLiteQueue(Queue):
         error: str | None = None,
     ) -> None:
         """Keep the record per ``job.ttl``: >0 until it expires, 0 forever, <0 delete now."""
+        status = Status(status)
         params = {
             "queue": self.name,
             "key": job.key,
