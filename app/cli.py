@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
+from app.errors import AppError
 from app.settings import ConfigError, Mode, Settings
 
 if TYPE_CHECKING:
@@ -26,6 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"atspro: configuration error: {error}", file=sys.stderr)
         return 2
+    except AppError as error:
+        print(f"atspro: {error.detail}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
