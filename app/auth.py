@@ -11,17 +11,21 @@ import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db import read_session_factory, session_factory, utcnow
+from app.db import Database, utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.models import ApiToken, User
 
 TOKEN_PREFIX = "atp_"  # noqa: S105 (a marker, not a secret)
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # do not write on every request
+
+users = cast(Table, User.__table__)
+tokens = cast(Table, ApiToken.__table__)
 
 
 def hash_token(token: str) -> str:
@@ -37,54 +41,92 @@ def normalize_email(email: str) -> str:
 
 
 class AuthService:
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow) -> None:
-        self._sessions = session_factory(engine)
-        self._read_sessions = read_session_factory(engine)
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
         self.clock = clock
 
     async def create_user(self, email: str, *, is_admin: bool = False) -> tuple[User, str]:
         """A new user and a first API token (returned in clear, once)."""
-        user = User(id=uuid.uuid4(), email=normalize_email(email), is_admin=is_admin)
+        user = User(
+            id=uuid.uuid4(),
+            email=normalize_email(email),
+            is_admin=is_admin,
+            created_at=self.clock(),
+        )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        async with self._sessions() as session, session.begin():
-            session.add(user)
+
+        def create(connection: Connection) -> None:
             try:
-                await session.flush()
+                connection.execute(
+                    insert(users).values(
+                        id=user.id,
+                        email=user.email,
+                        is_admin=user.is_admin,
+                        created_at=user.created_at,
+                    )
+                )
             except IntegrityError:
                 raise Conflict(f"a user with email {user.email} already exists") from None
-            session.add(self._token_row(user.id, token, "initial"))
+            self._add_token(connection, user.id, token, "initial")
+
+        await self.db.write(create)
         return user, token
 
     async def create_token(self, email: str, name: str = "") -> str:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        async with self._sessions() as session, session.begin():
-            user = await session.scalar(select(User).where(User.email == normalize_email(email)))
-            if user is None:
-                raise NotFound(f"no user with email {email}")
-            session.add(self._token_row(user.id, token, name))
+        address = normalize_email(email)
+
+        def create(connection: Connection) -> None:
+            user_id = connection.execute(
+                select(users.c.id).where(users.c.email == address)
+            ).scalar_one_or_none()
+            if user_id is None:
+                raise NotFound(f"no user with email {address}")
+            self._add_token(connection, user_id, token, name)
+
+        await self.db.write(create)
         return token
 
     async def authenticate(self, token: str) -> User | None:
         """The user a token belongs to, or None for an unknown or revoked token."""
         if not token.startswith(TOKEN_PREFIX):
             return None
-        async with self._read_sessions() as session:
-            row = await session.execute(
-                select(ApiToken, User)
-                .join(User, User.id == ApiToken.user_id)
-                .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        query = (
+            select(
+                tokens.c.id.label("token_id"),
+                tokens.c.last_used_at,
+                users.c.id.label("user_id"),
+                users.c.email,
+                users.c.is_admin,
+                users.c.created_at,
             )
-            found = row.one_or_none()
+            .join(users, users.c.id == tokens.c.user_id)
+            .where(tokens.c.token_hash == hash_token(token), tokens.c.revoked_at.is_(None))
+        )
+        found = await self.db.read(lambda c: c.execute(query).one_or_none())
         if found is None:
             return None
-        api_token, user = found
         now = self.clock()
-        if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
-            async with self._sessions() as session, session.begin():
-                await session.execute(
-                    update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
+        if found.last_used_at is None or now - found.last_used_at > LAST_USED_RESOLUTION:
+            await self.db.write(
+                lambda c: c.execute(
+                    update(tokens).where(tokens.c.id == found.token_id).values(last_used_at=now)
                 )
-        return user
+            )
+        return User(
+            id=found.user_id,
+            email=found.email,
+            is_admin=found.is_admin,
+            created_at=found.created_at,
+        )
 
-    def _token_row(self, user_id: uuid.UUID, token: str, name: str) -> ApiToken:
-        return ApiToken(user_id=user_id, token_hash=hash_token(token), name=name)
+    def _add_token(self, connection: Connection, user_id: uuid.UUID, token: str, name: str) -> None:
+        connection.execute(
+            insert(tokens).values(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                token_hash=hash_token(token),
+                name=name,
+                created_at=self.clock(),
+            )
+        )

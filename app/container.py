@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from saq import Queue
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth import AuthService
+from app.db import Database
 from app.jobs.events import EventBus
 from app.jobs.service import JobService
 from app.jobs.worker import AppWorker
@@ -18,7 +18,7 @@ from app.settings import Settings
 @dataclass
 class Container:
     settings: Settings
-    engine: AsyncEngine
+    db: Database
     queues: dict[str, Queue]
     bus: EventBus
     locks: Locks

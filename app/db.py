@@ -1,21 +1,41 @@
-"""Engine, sessions and portable column types (SQLite and PostgreSQL alike)."""
+"""The app database: portable column types and one way to run SQL on SQLite and PostgreSQL.
+
+Queries are plain synchronous functions of a SQLAlchemy ``Connection`` (Core, no ORM session), so
+the same function runs on either backend. A :class:`Database` decides how:
+
+* :class:`SQLiteDatabase` gives writes to one writer thread that commits them in groups: every
+  write that arrives while a transaction runs joins the next one, each in its own SAVEPOINT, so
+  ten workers finishing jobs cost one commit, not ten, and nobody sleeps in SQLite's busy handler
+  waiting for the write lock. Reads run on a small pool of threads with a deferred ``BEGIN`` (WAL
+  gives them a snapshot and they never wait for the writer).
+* :class:`AsyncDatabase` runs the functions on an asyncpg engine through ``run_sync``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import DateTime, event
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+import anyio.to_thread
+from anyio import CapacityLimiter
+from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
+log = logging.getLogger("atspro.db")
+
+T = TypeVar("T")
+Query = Callable[[Connection], T]
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+MAX_GROUP = 200  # writes per group commit: bounds how long one transaction holds the lock
+READ_THREADS = 8
 
 
 def utcnow() -> datetime:
@@ -42,30 +62,160 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine tuned for the backend.
+class Database(Protocol):
+    """Runs query functions: writes in a transaction, reads on a snapshot."""
 
-    SQLite: WAL (readers never block the writer), a busy timeout so writers queue instead of
-    failing, and ``BEGIN IMMEDIATE`` for every transaction, because a deferred transaction that
-    reads then writes fails at once with SQLITE_BUSY whatever the busy timeout says.
-    PostgreSQL: pre-ping so a restarted server costs one retry, not an error.
-    """
+    dialect: str
+
+    async def write(self, query: Query[T]) -> T: ...
+
+    async def read(self, query: Query[T]) -> T: ...
+
+    async def close(self) -> None: ...
+
+
+def make_database(url: str) -> Database:
+    """``sqlite+aiosqlite:///…`` (or ``sqlite:///…``) → SQLiteDatabase; else AsyncDatabase."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_size=5
+        return SQLiteDatabase(url)
+    return AsyncDatabase(url)
+
+
+class AsyncDatabase:
+    """PostgreSQL through asyncpg; pre-ping so a restarted server costs a retry, not an error."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: AsyncEngine = create_async_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10
         )
-        _tune_sqlite(engine)
-        return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        self.dialect = self.engine.dialect.name
+
+    async def write(self, query: Query[T]) -> T:
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(query)
+
+    async def read(self, query: Query[T]) -> T:
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(query)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
+class _Write:
+    __slots__ = ("future", "loop", "query")
 
-    @event.listens_for(sync_engine, "connect")
+    def __init__(self, query: Query[Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.query = query
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        def deliver() -> None:
+            if self.future.done():
+                return  # the caller gave up waiting; the write happened anyway
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
+
+        self.loop.call_soon_threadsafe(deliver)
+
+
+_STOP = object()
+
+
+class SQLiteDatabase:
+    """SQLite with one group-committing writer thread and a pool of reader threads."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        sync_url = url.replace("sqlite+aiosqlite://", "sqlite://", 1)
+        self.engine: Engine = create_engine(
+            sync_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            pool_size=READ_THREADS + 1,
+            max_overflow=0,
+        )
+        _tune_sqlite(self.engine)
+        self._readers = CapacityLimiter(READ_THREADS)
+        self._inbox: queue.SimpleQueue[_Write | object] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_forever, name="atspro-db-writer")
+        self._writer.daemon = True  # a forced exit must not hang joining it
+        self._writer.start()
+
+    async def write(self, query: Query[T]) -> T:
+        item = _Write(query, asyncio.get_running_loop())
+        self._inbox.put(item)
+        return await item.future  # type: ignore[no-any-return]
+
+    async def read(self, query: Query[T]) -> T:
+        return await anyio.to_thread.run_sync(self._read, query, limiter=self._readers)
+
+    async def close(self) -> None:
+        self._inbox.put(_STOP)
+        await anyio.to_thread.run_sync(self._writer.join)
+        self.engine.dispose()
+
+    def _read(self, query: Query[T]) -> T:
+        with self.engine.connect() as pooled:
+            connection = pooled.execution_options(readonly=True)
+            with connection.begin():
+                return query(connection)
+
+    def _write_forever(self) -> None:
+        connection = self.engine.connect()
+        try:
+            while True:
+                first = self._inbox.get()
+                if first is _STOP:
+                    return
+                group: list[_Write] = [first]  # type: ignore[list-item]
+                stop = False
+                while len(group) < MAX_GROUP:
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                        break
+                    group.append(item)  # type: ignore[arg-type]
+                self._commit_group(connection, group)
+                if stop:
+                    return
+        finally:
+            connection.close()
+
+    def _commit_group(self, connection: Connection, group: list[_Write]) -> None:
+        """One transaction, one SAVEPOINT per write: a failing write rolls back alone."""
+        outcomes: list[tuple[_Write, Any, BaseException | None]] = []
+        try:
+            with connection.begin():
+                for item in group:
+                    try:
+                        with connection.begin_nested():
+                            outcomes.append((item, item.query(connection), None))
+                    except Exception as failure:
+                        outcomes.append((item, None, failure))
+        except Exception as failure:  # the commit itself failed: nothing of the group was written
+            log.warning("db.group_commit_failed", extra={"error": type(failure).__name__})
+            for item in group:
+                item.settle(error=failure)
+            return
+        for item, result, error in outcomes:
+            item.settle(result, error)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """WAL (readers never block the writer), a busy timeout for other processes' writes, and
+    ``BEGIN IMMEDIATE`` for writes: a deferred transaction that reads then writes fails at once
+    with SQLITE_BUSY whatever the busy timeout says."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is deferred).
-        dbapi_connection.isolation_level = None
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -73,19 +223,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # Readers (engines made with execution_options(readonly=True)) must not queue behind
-        # the write lock; WAL gives them a consistent snapshot.
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
         readonly = connection.get_execution_options().get("readonly", False)
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for work that writes (SQLite: BEGIN IMMEDIATE)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that only read (SQLite: a deferred BEGIN that never waits for writers)."""
-    return async_sessionmaker(engine.execution_options(readonly=True), expire_on_commit=False)

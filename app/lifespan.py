@@ -1,6 +1,6 @@
 """The composition root: builds every long-lived object and runs the workers.
 
-Start: migrate (SQLite), engine, queues, event bus, locks, services; then, unless this is a
+Start: migrate (SQLite), database, queues, event bus, locks, services; then, unless this is a
 web-only process, one SAQ worker per queue and the recovery loop, all in one anyio task group on
 the HTTP event loop. Stop: open SSE streams end, workers drain (running jobs get the grace period,
 the rest go back to the queue without spending a retry), then connections close.
@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from app.auth import AuthService
 from app.container import Container
-from app.db import create_engine
+from app.db import make_database
 from app.jobs.events import InProcessBus
 from app.jobs.recovery import run_recovery
 from app.jobs.runner import JobRunner
@@ -42,14 +42,14 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
         await anyio.to_thread.run_sync(upgrade, settings.resolved_database_url)
     from app.queues import make_queue  # backends import their drivers lazily
 
-    engine = create_engine(settings.resolved_database_url)
+    db = make_database(settings.resolved_database_url)
     queues = {name: make_queue(settings.resolved_queue_url, name) for name in QUEUE_NAMES}
     bus = InProcessBus()
     try:
         for queue in queues.values():
             await queue.connect()
         jobs = JobService(
-            engine=engine,
+            db=db,
             queues=queues,
             bus=bus,
             registry=TaskRegistry.load(settings.extra_tasks),
@@ -57,18 +57,18 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
         )
         yield Container(
             settings=settings,
-            engine=engine,
+            db=db,
             queues=queues,
             bus=bus,
             locks=InProcessLocks(),
             jobs=jobs,
-            auth=AuthService(engine),
+            auth=AuthService(db),
         )
     finally:
         with anyio.CancelScope(shield=True):
             for queue in queues.values():
                 await queue.disconnect()
-            await engine.dispose()
+            await db.close()
 
 
 @asynccontextmanager

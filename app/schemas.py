@@ -14,9 +14,17 @@ from app.jobs.status import JobStatus
 
 
 class ApiModel(BaseModel):
+    """What the API sends: camelCase; built from rows, whose other columns are left out."""
+
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, from_attributes=True, extra="forbid"
+        alias_generator=to_camel, populate_by_name=True, from_attributes=True, extra="ignore"
     )
+
+
+class ApiInput(ApiModel):
+    """What the API accepts: unknown fields (``userId``, ``status``…) are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class JobRead(ApiModel):
@@ -42,7 +50,7 @@ class JobRead(ApiModel):
     attempt: int
 
 
-class JobSubmit(ApiModel):
+class JobSubmit(ApiInput):
     """``POST /api/jobs``: a registered task type that allows direct submission."""
 
     job_type: str = Field(min_length=1, max_length=100, examples=["diagnostic.echo"])

@@ -20,8 +20,8 @@ import anyio
 
 from app.errors import INTERNAL_USER_MESSAGE, ErrorKind, TaskError, UserError
 from app.jobs.service import JobService
+from app.jobs.store import JobRow
 from app.logging import bind
-from app.models import BackgroundJob
 from app.tasks.base import TaskContext
 
 log = logging.getLogger("atspro.jobs")
@@ -63,7 +63,7 @@ class JobRunner:
             log.info("job.started")
             return await self._outcome(saq_job, job)
 
-    async def _outcome(self, saq_job: Any, job: BackgroundJob) -> dict[str, Any] | None:
+    async def _outcome(self, saq_job: Any, job: JobRow) -> dict[str, Any] | None:
         try:
             return await self._attempt(job)
         except TaskError as error:
@@ -80,7 +80,7 @@ class JobRunner:
             await self._failed(saq_job, job, ErrorKind.INTERNAL, error, INTERNAL_USER_MESSAGE, None)
         return None
 
-    async def _attempt(self, job: BackgroundJob) -> dict[str, Any] | None:
+    async def _attempt(self, job: JobRow) -> dict[str, Any] | None:
         spec = self.service.registry.get(job.job_type)
         try:
             data = spec.input_model.model_validate(job.input_data)
@@ -112,7 +112,7 @@ class JobRunner:
         return {"ok": True}
 
     def _progress_sink(
-        self, job: BackgroundJob, scope: anyio.CancelScope
+        self, job: JobRow, scope: anyio.CancelScope
     ) -> Callable[[int, str | None], Awaitable[None]]:
         async def report(percent: int, message: str | None) -> None:
             still_ours = await self.service.progress(
@@ -124,7 +124,7 @@ class JobRunner:
 
         return report
 
-    async def _renew_lease(self, job: BackgroundJob, scope: anyio.CancelScope) -> None:
+    async def _renew_lease(self, job: JobRow, scope: anyio.CancelScope) -> None:
         interval = self.service.settings.lease_s / 3
         while True:
             await anyio.sleep(interval)
@@ -135,7 +135,7 @@ class JobRunner:
     async def _failed(
         self,
         saq_job: Any,
-        job: BackgroundJob,
+        job: JobRow,
         kind: ErrorKind,
         error: BaseException,
         message: str,

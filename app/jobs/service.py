@@ -1,9 +1,10 @@
 """JobService: every change to a job, for routes, workers and recovery alike.
 
-Each change is one short transaction: lock the row, check the transition table, write the row and
-its event, commit; then wake the owner's SSE streams. Worker writes name the attempt they belong
-to (fencing): a write for an older attempt, or for a job that was cancelled meanwhile, is a no-op
-that tells the caller to stop.
+Each change is one compare-and-set whose WHERE clause comes from the transition table (the
+statuses the action is allowed from), written with its event in one transaction; then the owner's
+SSE streams are woken. Worker writes name the attempt they belong to (fencing): a write for an
+older attempt, or for a job that was cancelled meanwhile, matches nothing and tells the caller to
+stop.
 """
 
 from __future__ import annotations
@@ -14,22 +15,22 @@ import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-import anyio
 import pydantic
 from saq import Queue
 from saq.job import TERMINAL_STATUSES, Status
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import Row
+from sqlalchemy.engine import Connection
 
-from app.db import read_session_factory, session_factory, utcnow
+from app.db import Database, utcnow
 from app.errors import Conflict, ErrorKind, Invalid, NotFound
 from app.jobs import store
 from app.jobs.events import EventBus
 from app.jobs.running import RunningJobs
-from app.jobs.status import InvalidTransition, JobAction, JobStatus, transition
-from app.models import BackgroundJob, JobEvent
+from app.jobs.status import JobAction, JobStatus, sources, target, transition
+from app.jobs.store import JobRow, at_least, jobs
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
 
@@ -63,7 +64,7 @@ class JobService:
     def __init__(
         self,
         *,
-        engine: AsyncEngine,
+        db: Database,
         queues: Mapping[str, Queue],
         bus: EventBus,
         registry: TaskRegistry,
@@ -71,8 +72,7 @@ class JobService:
         running: RunningJobs | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessions = session_factory(engine)
-        self._read_sessions = read_session_factory(engine)
+        self.db = db
         self.queues = queues
         self.bus = bus
         self.registry = registry
@@ -92,7 +92,7 @@ class JobService:
         priority: int = 5,
         max_retries: int | None = None,
         direct: bool = False,
-    ) -> BackgroundJob:
+    ) -> JobRow:
         """Validate, store the job and its first event, commit, then enqueue (key = job id).
 
         A crash or queue outage between commit and enqueue leaves a pending row that the
@@ -109,150 +109,150 @@ class JobService:
                 field="inputData",
                 errors=error.errors(include_url=False, include_context=False, include_input=False),
             ) from None
+        if max_retries is None:
+            max_retries = (
+                spec.max_retries if spec.max_retries is not None else self.settings.max_retries
+            )
         now = self.clock()
-        job = BackgroundJob(
-            id=uuid.uuid4(),
-            user_id=user_id,
-            job_type=job_type,
-            status=transition(None, JobAction.SUBMIT).value,
-            priority=priority,
-            queue=queue_for(priority),
-            progress=0,
-            input_data=data.model_dump(mode="json", by_alias=True),
-            retry_count=0,
-            max_retries=(
-                max_retries
-                if max_retries is not None
-                else spec.max_retries
-                if spec.max_retries is not None
-                else self.settings.max_retries
-            ),
-            attempt=0,
-            stall_count=0,
-            created_at=now,
-            updated_at=now,
-        )
-        async with self._write() as session:
-            session.add(job)
-            store.add_event(session, job, JobAction.SUBMIT.value)
+        values = {
+            "id": uuid.uuid4(),
+            "user_id": user_id,
+            "job_type": job_type,
+            "status": transition(None, JobAction.SUBMIT).value,
+            "priority": priority,
+            "queue": queue_for(priority),
+            "progress": 0,
+            "input_data": data.model_dump(mode="json", by_alias=True),
+            "retry_count": 0,
+            "max_retries": max_retries,
+            "attempt": 0,
+            "stall_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        job = await self.db.write(lambda c: store.insert_job(c, values, JobAction.SUBMIT.value))
         await self.bus.publish({user_id})
         await self.enqueue(job)
         log.info("job.enqueued", extra={"job_id": str(job.id), "job_type": job_type})
         return job
 
-    async def get(self, user_id: uuid.UUID, job_id: uuid.UUID) -> BackgroundJob:
-        async with self._read() as session:
-            job = await session.get(BackgroundJob, job_id)
+    async def get(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
+        job = await self.db.read(lambda c: store.get(c, job_id))
         if job is None or job.user_id != user_id:
             raise NotFound(f"job {job_id} not found")
         return job
 
     async def list(
         self, user_id: uuid.UUID, *, limit: int = 50, **filters: Any
-    ) -> tuple[Sequence[BackgroundJob], str | None]:
-        async with self._read() as session:
-            result = await session.scalars(store.list_query(user_id, limit=limit + 1, **filters))
-            jobs = result.all()
-        if len(jobs) > limit:
-            return jobs[:limit], store.encode_cursor(jobs[limit - 1])
-        return jobs, None
+    ) -> tuple[Sequence[JobRow], str | None]:
+        query = store.list_query(user_id, limit=limit + 1, **filters)
+        found = await self.db.read(lambda c: c.execute(query).all())
+        if len(found) > limit:
+            return found[:limit], store.encode_cursor(found[limit - 1])
+        return found, None
 
-    async def cancel(self, user_id: uuid.UUID, job_id: uuid.UUID) -> BackgroundJob:
+    async def cancel(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
         """Pending: taken off the queue. Running: its task is cancelled (here at once, in
         another process at the worker's next abort check or lease renewal)."""
         now = self.clock()
-
-        def finish(job: BackgroundJob) -> None:
-            job.completed_at = now
-            job.error_kind = ErrorKind.CANCELLED.value
-            job.error_message = "Cancelled by the user"
-            job.lease_expires_at = None
-
-        job = await self._user_change(user_id, job_id, JobAction.CANCEL, finish)
+        job = await self._user_change(
+            user_id,
+            job_id,
+            JobAction.CANCEL,
+            {
+                "completed_at": now,
+                "error_kind": ErrorKind.CANCELLED.value,
+                "error_message": "Cancelled by the user",
+                "lease_expires_at": None,
+            },
+        )
         self.running.cancel(job_id)
         await self._abort_queued(job, "cancelled by user")
         return job
 
-    async def retry(self, user_id: uuid.UUID, job_id: uuid.UUID) -> BackgroundJob:
+    async def retry(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
         """A failed or cancelled job runs again: a new attempt of the same job id."""
-
-        def reset(job: BackgroundJob) -> None:
-            job.retry_count = 0
-            job.stall_count = 0
-            job.progress = 0
-            job.progress_message = None
-            job.result_data = None
-            job.error_message = job.error_kind = job.error_detail = None
-            job.completed_at = None
-            job.run_after = None
-
-        job = await self._user_change(user_id, job_id, JobAction.MANUAL_RETRY, reset)
+        job = await self._user_change(
+            user_id,
+            job_id,
+            JobAction.MANUAL_RETRY,
+            {
+                "retry_count": 0,
+                "stall_count": 0,
+                "progress": 0,
+                "progress_message": None,
+                "result_data": None,
+                "error_message": None,
+                "error_kind": None,
+                "error_detail": None,
+                "completed_at": None,
+                "run_after": None,
+            },
+        )
         await self.enqueue(job)
         return job
 
     async def delete(self, user_id: uuid.UUID, job_id: uuid.UUID) -> None:
         """Only finished jobs can be deleted: a pending or running one must be cancelled first."""
-        async with self._write() as session:
-            job = await store.lock_job(session, job_id)
+
+        def remove(connection: Connection) -> None:
+            job = store.get(connection, job_id)
             if job is None or job.user_id != user_id:
                 raise NotFound(f"job {job_id} not found")
             if not JobStatus(job.status).is_terminal:
                 raise Conflict(f"cannot delete a {job.status} job; cancel it first")
-            await session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
-            await session.delete(job)
+            store.remove(connection, job_id)
+
+        await self.db.write(remove)
 
     async def events_after(
         self, user_id: uuid.UUID, after_id: int, job_id: uuid.UUID | None = None
-    ) -> Sequence[JobEvent]:
-        async with self._read() as session:
-            return await store.events_after(session, user_id, after_id, job_id=job_id)
+    ) -> Sequence[Row[Any]]:
+        return await self.db.read(lambda c: store.events_after(c, user_id, after_id, job_id=job_id))
 
     async def last_event_id(self, user_id: uuid.UUID, job_id: uuid.UUID | None = None) -> int:
-        async with self._read() as session:
-            return await store.last_event_id(session, user_id, job_id)
+        return await self.db.read(lambda c: store.last_event_id(c, user_id, job_id))
 
-    async def active_jobs(self, user_id: uuid.UUID) -> Sequence[BackgroundJob]:
-        async with self._read() as session:
-            result = await session.execute(
-                select(BackgroundJob)
-                .where(
-                    BackgroundJob.user_id == user_id,
-                    BackgroundJob.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value]),
-                )
-                .order_by(BackgroundJob.created_at)
-                .limit(500)
-            )
-            return result.scalars().all()
+    async def active_jobs(self, user_id: uuid.UUID) -> Sequence[JobRow]:
+        return await self.db.read(lambda c: store.active_jobs(c, user_id))
 
     # --- workers' operations (fenced by attempt) ---------------------------------------------
 
-    async def start(self, job_id: uuid.UUID, *, worker_id: str) -> BackgroundJob | None:
+    async def start(self, job_id: uuid.UUID, *, worker_id: str) -> JobRow | None:
         """Claim the job for a new attempt; None if it must not run (cancelled, done, or
         running elsewhere with a live lease)."""
         now = self.clock()
-        async with self._write() as session:
-            job = await store.lock_job(session, job_id)
-            if job is None:
-                return None
+        lease = now + timedelta(seconds=self.settings.lease_s)
+        values = {
+            "status": transition(JobStatus.PENDING, JobAction.START).value,
+            "attempt": jobs.c.attempt + 1,
+            "started_at": now,
+            "lease_expires_at": lease,
+            "worker_id": worker_id,
+            "progress": 0,
+            "progress_message": "Started",
+            "run_after": None,
+        }
+
+        def claim(connection: Connection) -> JobRow | None:
             # A worker that died without a word: this delivery takes over, counting a stall.
-            if self._lease_expired(job, now) and not self._record_stall(session, job, now):
-                await session.commit()
-                await self.bus.publish({job.user_id})
-                return None
-            if job.status != JobStatus.PENDING.value:
-                return None
-            job.status = transition(JobStatus.PENDING, JobAction.START).value
-            job.attempt += 1
-            job.started_at = now
-            job.updated_at = now
-            job.lease_expires_at = now + timedelta(seconds=self.settings.lease_s)
-            job.worker_id = worker_id
-            job.progress = 0
-            job.progress_message = "Started"
-            job.run_after = None
-            store.add_event(session, job, JobAction.START.value)
+            stalled = self._record_stall(connection, job_id, now)
+            if stalled is not None and stalled.status != JobStatus.PENDING.value:
+                return stalled  # failed for good
+            return store.change(
+                connection,
+                job_id,
+                sources=sources(JobAction.START),
+                values=values,
+                event_type=JobAction.START.value,
+                now=now,
+            )
+
+        job = await self.db.write(claim)
+        if job is None:
+            return None
         await self.bus.publish({job.user_id})
-        return job
+        return job if job.status == JobStatus.RUNNING.value else None
 
     async def progress(
         self, job_id: uuid.UUID, attempt: int, percent: int, message: str | None, *, now_s: float
@@ -263,78 +263,81 @@ class JobService:
         if last is not None and now_s - last < self.settings.progress_event_interval_s:
             return True
         self._last_progress[key] = now_s
-
-        def apply(job: BackgroundJob) -> None:
-            job.progress = max(job.progress, percent)
-            job.progress_message = message
-            job.lease_expires_at = self.clock() + timedelta(seconds=self.settings.lease_s)
-
-        return await self._worker_change(job_id, attempt, JobAction.PROGRESS, apply) is not None
+        now = self.clock()
+        values = {
+            "progress": at_least(jobs.c.progress, percent),
+            "progress_message": message,
+            "lease_expires_at": now + timedelta(seconds=self.settings.lease_s),
+        }
+        return await self._worker_change(job_id, attempt, JobAction.PROGRESS, values) is not None
 
     async def renew_lease(self, job_id: uuid.UUID, attempt: int) -> bool:
         """Heartbeat without an event. False when the attempt was cancelled or taken over."""
-        async with self._write() as session:
-            job = await store.lock_job(session, job_id)
-            if job is None or job.attempt != attempt or job.status != JobStatus.RUNNING.value:
-                return False
-            job.lease_expires_at = self.clock() + timedelta(seconds=self.settings.lease_s)
-            return True
+        now = self.clock()
+        values = {"lease_expires_at": now + timedelta(seconds=self.settings.lease_s)}
+        job = await self.db.write(
+            lambda c: store.change(
+                c,
+                job_id,
+                sources={JobStatus.RUNNING},
+                values=values,
+                event_type=None,
+                now=now,
+                attempt=attempt,
+            )
+        )
+        return job is not None
 
     async def complete(
         self, job_id: uuid.UUID, attempt: int, result: dict[str, Any]
-    ) -> BackgroundJob | None:
-        now = self.clock()
-
-        def apply(job: BackgroundJob) -> None:
-            job.result_data = result
-            job.progress = 100
-            job.progress_message = "Completed"
-            job.completed_at = now
-            job.lease_expires_at = None
-            job.error_message = job.error_kind = None
-
-        return await self._worker_change(job_id, attempt, JobAction.COMPLETE, apply)
+    ) -> JobRow | None:
+        values = {
+            "result_data": result,
+            "progress": 100,
+            "progress_message": "Completed",
+            "completed_at": self.clock(),
+            "lease_expires_at": None,
+            "error_message": None,
+            "error_kind": None,
+        }
+        return await self._worker_change(job_id, attempt, JobAction.COMPLETE, values)
 
     async def fail(
         self, job_id: uuid.UUID, attempt: int, kind: ErrorKind, message: str, detail: str | None
-    ) -> BackgroundJob | None:
-        now = self.clock()
-
-        def apply(job: BackgroundJob) -> None:
-            job.error_kind = kind.value
-            job.error_message = message
-            job.error_detail = detail
-            job.completed_at = now
-            job.lease_expires_at = None
-
-        return await self._worker_change(job_id, attempt, JobAction.FAIL, apply)
+    ) -> JobRow | None:
+        values = {
+            "error_kind": kind.value,
+            "error_message": message,
+            "error_detail": detail,
+            "completed_at": self.clock(),
+            "lease_expires_at": None,
+        }
+        return await self._worker_change(job_id, attempt, JobAction.FAIL, values)
 
     async def schedule_retry(
         self, job_id: uuid.UUID, attempt: int, message: str, detail: str | None, delay_s: float
-    ) -> BackgroundJob | None:
-        now = self.clock()
+    ) -> JobRow | None:
+        values = {
+            "status": transition(JobStatus.RUNNING, JobAction.RETRY).value,
+            "retry_count": jobs.c.retry_count + 1,
+            "error_kind": ErrorKind.TRANSIENT.value,
+            "error_message": message,
+            "error_detail": detail,
+            "progress_message": f"Retrying in {math.ceil(delay_s)} s",
+            "run_after": self.clock() + timedelta(seconds=delay_s),
+            "lease_expires_at": None,
+        }
+        return await self._worker_change(job_id, attempt, JobAction.RETRY, values)
 
-        def apply(job: BackgroundJob) -> None:
-            job.retry_count += 1
-            job.error_kind = ErrorKind.TRANSIENT.value
-            job.error_message = message
-            job.error_detail = detail
-            job.progress_message = f"Retrying in {math.ceil(delay_s)} s"
-            job.run_after = now + timedelta(seconds=delay_s)
-            job.lease_expires_at = None
-
-        return await self._worker_change(job_id, attempt, JobAction.RETRY, apply)
-
-    async def requeue(self, job_id: uuid.UUID, attempt: int) -> BackgroundJob | None:
+    async def requeue(self, job_id: uuid.UUID, attempt: int) -> JobRow | None:
         """Back to pending without spending a retry (shutdown interrupted the attempt)."""
+        values = {
+            "progress_message": "Waiting for a worker (interrupted by a restart)",
+            "lease_expires_at": None,
+        }
+        return await self._worker_change(job_id, attempt, JobAction.REQUEUE, values)
 
-        def apply(job: BackgroundJob) -> None:
-            job.progress_message = "Waiting for a worker (interrupted by a restart)"
-            job.lease_expires_at = None
-
-        return await self._worker_change(job_id, attempt, JobAction.REQUEUE, apply)
-
-    def retry_delay(self, job: BackgroundJob, minimum_s: float | None) -> float:
+    def retry_delay(self, job: JobRow, minimum_s: float | None) -> float:
         return backoff_delay(
             job.retry_count,
             self.settings.retry_base_delay_s,
@@ -348,20 +351,19 @@ class JobService:
         """Running jobs whose worker stopped renewing its lease go back to the queue (no retry
         spent), or fail once they have stalled ``max_stalls`` times."""
         now = self.clock()
-        async with self._read() as session:
-            job_ids = await store.expired_leases(session, now)
+        job_ids = await self.db.read(lambda c: store.expired_leases(c, now))
+        owners: set[uuid.UUID] = set()
         reaped = 0
         for job_id in job_ids:
-            async with self._write() as session:
-                job = await store.lock_job(session, job_id)
-                if job is None or not self._lease_expired(job, now):
-                    continue
-                requeued = self._record_stall(session, job, now)
-            await self.bus.publish({job.user_id})
+            outcome = await self.db.write(partial(self._record_stall, job_id=job_id, now=now))
+            if outcome is None:
+                continue
+            owners.add(outcome.user_id)
             reaped += 1
-            log.warning("job.reaped", extra={"job_id": str(job_id), "attempt": job.attempt})
-            if requeued:
-                await self.enqueue(job, replace_active=True)
+            log.warning("job.reaped", extra={"job_id": str(job_id), "status": outcome.status})
+            if outcome.status == JobStatus.PENDING.value:
+                await self.enqueue(outcome, replace_active=True)
+        await self.bus.publish(owners)
         return reaped
 
     async def reconcile(self, older_than_s: float = 10.0) -> int:
@@ -371,21 +373,22 @@ class JobService:
         after_id: uuid.UUID | None = None
         fixed = 0
         while True:
-            async with self._read() as session:
-                jobs = await store.pending_before(session, before, after_id)
-            if not jobs:
+            batch = await self.db.read(
+                partial(store.pending_before, before=before, after_id=after_id)
+            )
+            if not batch:
                 return fixed
-            after_id = jobs[-1].id
+            after_id = batch[-1].id
             for name, queue in self.queues.items():
-                batch = [job for job in jobs if job.queue == name]
-                if not batch:
+                waiting = [job for job in batch if job.queue == name]
+                if not waiting:
                     continue
-                held = await queue.jobs([str(job.id) for job in batch])
-                for job, saq_job in zip(batch, held, strict=True):
+                held = await queue.jobs([str(job.id) for job in waiting])
+                for job, saq_job in zip(waiting, held, strict=True):
                     if saq_job is None or saq_job.status in TERMINAL_STATUSES:
                         fixed += int(await self.enqueue(job))
 
-    async def enqueue(self, job: BackgroundJob, *, replace_active: bool = False) -> bool:
+    async def enqueue(self, job: JobRow, *, replace_active: bool = False) -> bool:
         """Put the job on its queue, keyed by its id (so enqueueing twice is harmless).
 
         ``replace_active`` first finishes a queue entry still marked active by a dead worker.
@@ -417,7 +420,7 @@ class JobService:
 
     # --- internals ---------------------------------------------------------------------------
 
-    async def _abort_queued(self, job: BackgroundJob, reason: str) -> None:
+    async def _abort_queued(self, job: JobRow, reason: str) -> None:
         """Take a cancelled job off its queue (a worker elsewhere sees the abort within ~1 s)."""
         queue = self.queues[job.queue]
         try:
@@ -428,97 +431,94 @@ class JobService:
             # The row already says cancelled; a worker that starts it anyway finds that out.
             log.exception("job.abort_failed", extra={"job_id": str(job.id)})
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self._sessions)
-
-    def _read(self) -> AsyncSession:
-        return self._read_sessions()
-
-    def _lease_expired(self, job: BackgroundJob, now: datetime) -> bool:
-        return (
-            job.status == JobStatus.RUNNING.value
-            and job.lease_expires_at is not None
-            and job.lease_expires_at < now
+    def _record_stall(
+        self, connection: Connection, job_id: uuid.UUID, now: datetime
+    ) -> JobRow | None:
+        """If the job runs on an expired lease, count a lost worker: back to pending, or failed
+        for good after ``max_stalls``. The changed row, or None if its lease had not expired."""
+        expired = [jobs.c.lease_expires_at < now]
+        stalls = jobs.c.stall_count + 1
+        requeued = store.change(
+            connection,
+            job_id,
+            sources={JobStatus.RUNNING},
+            values={
+                "status": transition(JobStatus.RUNNING, JobAction.REQUEUE).value,
+                "stall_count": stalls,
+                "lease_expires_at": None,
+                "progress_message": "Waiting for a worker (the previous one stopped)",
+            },
+            event_type=JobAction.REQUEUE.value,
+            now=now,
+            extra=[*expired, stalls < self.settings.max_stalls],
+        )
+        if requeued is not None:
+            return requeued
+        return store.change(
+            connection,
+            job_id,
+            sources={JobStatus.RUNNING},
+            values={
+                "status": transition(JobStatus.RUNNING, JobAction.FAIL).value,
+                "stall_count": stalls,
+                "lease_expires_at": None,
+                "completed_at": now,
+                "error_kind": ErrorKind.INTERNAL.value,
+                "error_message": (
+                    f"The job stopped its worker {self.settings.max_stalls} times and was given up."
+                ),
+            },
+            event_type=JobAction.FAIL.value,
+            now=now,
+            extra=expired,
         )
 
-    def _record_stall(self, session: AsyncSession, job: BackgroundJob, now: datetime) -> bool:
-        """Count a lost worker. True: back to pending; False: failed for good."""
-        job.stall_count += 1
-        job.lease_expires_at = None
-        job.updated_at = now
-        if job.stall_count >= self.settings.max_stalls:
-            job.status = transition(JobStatus.RUNNING, JobAction.FAIL).value
-            job.error_kind = ErrorKind.INTERNAL.value
-            job.error_message = (
-                f"The job stopped its worker {job.stall_count} times and was given up."
-            )
-            job.completed_at = now
-            store.add_event(session, job, JobAction.FAIL.value)
-            return False
-        job.status = transition(JobStatus.RUNNING, JobAction.REQUEUE).value
-        job.progress_message = "Waiting for a worker (the previous one stopped)"
-        store.add_event(session, job, JobAction.REQUEUE.value)
-        return True
-
     async def _user_change(
-        self,
-        user_id: uuid.UUID,
-        job_id: uuid.UUID,
-        action: JobAction,
-        apply: Callable[[BackgroundJob], None],
-    ) -> BackgroundJob:
-        async with self._write() as session:
-            job = await store.lock_job(session, job_id)
-            if job is None or job.user_id != user_id:
+        self, user_id: uuid.UUID, job_id: uuid.UUID, action: JobAction, values: dict[str, Any]
+    ) -> JobRow:
+        now = self.clock()
+        values = {"status": target(action).value, **values}
+
+        def apply(connection: Connection) -> JobRow:
+            job = store.change(
+                connection,
+                job_id,
+                sources=sources(action),
+                values=values,
+                event_type=action.value,
+                now=now,
+                user_id=user_id,
+            )
+            if job is not None:
+                return job
+            current = store.get(connection, job_id)
+            if current is None or current.user_id != user_id:
                 raise NotFound(f"job {job_id} not found")
-            try:
-                job.status = transition(JobStatus(job.status), action).value
-            except InvalidTransition as error:
-                raise Conflict(str(error), jobStatus=job.status) from None
-            job.updated_at = self.clock()
-            apply(job)
-            store.add_event(session, job, action.value)
+            verb = action.name.lower().replace("_", " ")
+            raise Conflict(f"cannot {verb} a {current.status} job", jobStatus=current.status)
+
+        job = await self.db.write(apply)
         await self.bus.publish({user_id})
         return job
 
     async def _worker_change(
-        self,
-        job_id: uuid.UUID,
-        attempt: int,
-        action: JobAction,
-        apply: Callable[[BackgroundJob], None],
-    ) -> BackgroundJob | None:
-        async with self._write() as session:
-            job = await store.lock_job(session, job_id)
-            if job is None or job.attempt != attempt or job.status != JobStatus.RUNNING.value:
-                return None
-            job.status = transition(JobStatus.RUNNING, action).value
-            job.updated_at = self.clock()
-            apply(job)
-            store.add_event(session, job, action.value)
+        self, job_id: uuid.UUID, attempt: int, action: JobAction, values: dict[str, Any]
+    ) -> JobRow | None:
+        now = self.clock()
+        values = {"status": transition(JobStatus.RUNNING, action).value, **values}
+        job = await self.db.write(
+            lambda c: store.change(
+                c,
+                job_id,
+                sources={JobStatus.RUNNING},
+                values=values,
+                event_type=action.value,
+                now=now,
+                attempt=attempt,
+            )
+        )
         if action is not JobAction.PROGRESS:
             self._last_progress.pop((job_id, attempt), None)
-        await self.bus.publish({job.user_id})
+        if job is not None:
+            await self.bus.publish({job.user_id})
         return job
-
-
-class _Transaction:
-    """``async with`` a session inside a write transaction (SQLite: BEGIN IMMEDIATE)."""
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._session = sessions()
-
-    async def __aenter__(self) -> AsyncSession:
-        await self._session.begin()
-        return self._session
-
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
-        # Shielded: a cancelled task must still commit or roll back, or SQLite stays locked.
-        with anyio.CancelScope(shield=True):
-            try:
-                if exc_type is None and self._session.in_transaction():
-                    await self._session.commit()
-                else:
-                    await self._session.rollback()
-            finally:
-                await self._session.close()

@@ -89,6 +89,12 @@ def allowed(status: JobStatus | None, action: JobAction) -> bool:
     return (status, action) in _TABLE
 
 
+def target(action: JobAction) -> JobStatus:
+    """The one status ``action`` leads to (from any status it is allowed from)."""
+    (status,) = {new for (old, a), new in _TABLE.items() if a is action and old is not None}
+    return status
+
+
 def sources(action: JobAction) -> frozenset[JobStatus]:
     """Statuses from which ``action`` is allowed: the WHERE clause of a compare-and-set."""
     return frozenset(s for (s, a) in _TABLE if a is action and s is not None)

@@ -1,42 +1,116 @@
-"""SQL for jobs and events. Functions take a session; the service owns the transaction."""
+"""SQL for jobs and events: synchronous Core functions of a Connection, run by a Database.
+
+Every change is one compare-and-set ``UPDATE … WHERE status IN (…) [AND attempt = …]
+RETURNING *`` plus its event row, in the caller's transaction: no read-then-write race, and a
+stale worker's write matches no row.
+"""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    Row,
+    Select,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.errors import Invalid
 from app.jobs.status import JobStatus
 from app.models import BackgroundJob, JobEvent
 from app.schemas import JobRead
 
+jobs = cast(Table, BackgroundJob.__table__)
+events = cast(Table, JobEvent.__table__)
 
-def snapshot(job: BackgroundJob) -> dict[str, Any]:
+JobRow = Row[Any]
+
+
+# Built once: executing a prepared statement with parameters skips SQLAlchemy's per-call
+# statement construction and cache-key work, the largest cost of a write on this hot path.
+INSERT_JOB = insert(jobs).returning(*jobs.c)
+INSERT_EVENT = insert(events)
+
+
+def snapshot(job: JobRow) -> dict[str, Any]:
     """The job as the API shows it, JSON-ready: stored in each event and sent over SSE."""
-    return JobRead.model_validate(job).model_dump(mode="json", by_alias=True)
+    return JobRead.model_validate(dict(job._mapping)).model_dump(mode="json", by_alias=True)
 
 
-async def lock_job(session: AsyncSession, job_id: uuid.UUID) -> BackgroundJob | None:
-    """Read a job for update (row lock on PostgreSQL; SQLite holds the database write lock)."""
-    result = await session.execute(
-        select(BackgroundJob).where(BackgroundJob.id == job_id).with_for_update()
+def add_event(connection: Connection, job: JobRow, event_type: str, now: datetime) -> None:
+    connection.execute(
+        INSERT_EVENT,
+        {
+            "job_id": job.id,
+            "user_id": job.user_id,
+            "type": event_type,
+            "payload": snapshot(job),
+            "created_at": now,
+        },
     )
-    return result.scalar_one_or_none()
 
 
-def add_event(session: AsyncSession, job: BackgroundJob, event_type: str) -> JobEvent:
-    event = JobEvent(job_id=job.id, user_id=job.user_id, type=event_type, payload=snapshot(job))
-    session.add(event)
-    return event
+def insert_job(connection: Connection, values: dict[str, Any], event_type: str) -> JobRow:
+    job = connection.execute(INSERT_JOB, values).one()
+    add_event(connection, job, event_type, values["created_at"])
+    return job
 
 
-def encode_cursor(job: BackgroundJob) -> str:
+def change(
+    connection: Connection,
+    job_id: uuid.UUID,
+    *,
+    sources: Collection[JobStatus],
+    values: dict[str, Any],
+    event_type: str | None,
+    now: datetime,
+    attempt: int | None = None,
+    user_id: uuid.UUID | None = None,
+    extra: Sequence[ColumnElement[bool]] = (),
+) -> JobRow | None:
+    """Apply ``values`` if the job is in one of ``sources`` (and at ``attempt``, owned by
+    ``user_id``); record the event. None when nothing matched."""
+    conditions = [jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources]), *extra]
+    if attempt is not None:
+        conditions.append(jobs.c.attempt == attempt)
+    if user_id is not None:
+        conditions.append(jobs.c.user_id == user_id)
+    statement = update(jobs).where(*conditions).values(updated_at=now, **values).returning(*jobs.c)
+    job = connection.execute(statement).one_or_none()
+    if job is not None and event_type is not None:
+        add_event(connection, job, event_type, now)
+    return job
+
+
+def at_least(column: Any, value: int) -> Any:
+    """``max(column, value)`` portably (SQLite's max() is GREATEST elsewhere)."""
+    return case((column < value, value), else_=column)
+
+
+def get(connection: Connection, job_id: uuid.UUID) -> JobRow | None:
+    return connection.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+
+
+def remove(connection: Connection, job_id: uuid.UUID) -> None:
+    connection.execute(delete(events).where(events.c.job_id == job_id))
+    connection.execute(delete(jobs).where(jobs.c.id == job_id))
+
+
+def encode_cursor(job: JobRow) -> str:
     raw = f"{job.created_at.isoformat()}|{job.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -59,74 +133,78 @@ def list_query(
     created_before: datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> Select[BackgroundJob]:
+) -> Select[Any]:
     """Newest first, keyset-paginated on (created_at, id): no OFFSET scans."""
-    query = select(BackgroundJob).where(BackgroundJob.user_id == user_id)
+    query = select(jobs).where(jobs.c.user_id == user_id)
     if statuses:
-        query = query.where(BackgroundJob.status.in_([s.value for s in statuses]))
+        query = query.where(jobs.c.status.in_([s.value for s in statuses]))
     if job_types:
-        query = query.where(BackgroundJob.job_type.in_(job_types))
+        query = query.where(jobs.c.job_type.in_(job_types))
     if created_after:
-        query = query.where(BackgroundJob.created_at > created_after)
+        query = query.where(jobs.c.created_at > created_after)
     if created_before:
-        query = query.where(BackgroundJob.created_at < created_before)
+        query = query.where(jobs.c.created_at < created_before)
     if cursor:
         created, job_id = decode_cursor(cursor)
         query = query.where(
             or_(
-                BackgroundJob.created_at < created,
-                and_(BackgroundJob.created_at == created, BackgroundJob.id < job_id),
+                jobs.c.created_at < created,
+                and_(jobs.c.created_at == created, jobs.c.id < job_id),
             )
         )
-    return query.order_by(BackgroundJob.created_at.desc(), BackgroundJob.id.desc()).limit(limit)
+    return query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
 
 
-async def events_after(
-    session: AsyncSession,
+def events_after(
+    connection: Connection,
     user_id: uuid.UUID,
     after_id: int,
     *,
     job_id: uuid.UUID | None = None,
     limit: int = 200,
-) -> Sequence[JobEvent]:
-    query = select(JobEvent).where(JobEvent.user_id == user_id, JobEvent.id > after_id)
+) -> Sequence[Row[Any]]:
+    query = select(events).where(events.c.user_id == user_id, events.c.id > after_id)
     if job_id is not None:
-        query = query.where(JobEvent.job_id == job_id)
-    result = await session.execute(query.order_by(JobEvent.id).limit(limit))
-    return result.scalars().all()
+        query = query.where(events.c.job_id == job_id)
+    return connection.execute(query.order_by(events.c.id).limit(limit)).all()
 
 
-async def last_event_id(
-    session: AsyncSession, user_id: uuid.UUID, job_id: uuid.UUID | None = None
+def last_event_id(
+    connection: Connection, user_id: uuid.UUID, job_id: uuid.UUID | None = None
 ) -> int:
-    query = select(func.max(JobEvent.id)).where(JobEvent.user_id == user_id)
+    query = select(func.max(events.c.id)).where(events.c.user_id == user_id)
     if job_id is not None:
-        query = query.where(JobEvent.job_id == job_id)
-    return (await session.execute(query)).scalar_one_or_none() or 0
+        query = query.where(events.c.job_id == job_id)
+    return connection.execute(query).scalar_one_or_none() or 0
 
 
-async def expired_leases(
-    session: AsyncSession, now: datetime, limit: int = 100
-) -> Sequence[uuid.UUID]:
-    result = await session.execute(
-        select(BackgroundJob.id)
+def active_jobs(connection: Connection, user_id: uuid.UUID, limit: int = 500) -> Sequence[JobRow]:
+    query = (
+        select(jobs)
         .where(
-            BackgroundJob.status == JobStatus.RUNNING.value,
-            BackgroundJob.lease_expires_at < now,
+            jobs.c.user_id == user_id,
+            jobs.c.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value]),
         )
+        .order_by(jobs.c.created_at)
         .limit(limit)
     )
-    return result.scalars().all()
+    return connection.execute(query).all()
 
 
-async def pending_before(
-    session: AsyncSession, before: datetime, after_id: uuid.UUID | None, limit: int = 500
-) -> Sequence[BackgroundJob]:
-    """Pending jobs last touched before ``before``, in id order (for the reconciler)."""
-    query = select(BackgroundJob).where(
-        BackgroundJob.status == JobStatus.PENDING.value, BackgroundJob.updated_at < before
+def expired_leases(connection: Connection, now: datetime, limit: int = 100) -> Sequence[uuid.UUID]:
+    query = (
+        select(jobs.c.id)
+        .where(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now)
+        .limit(limit)
     )
+    return connection.execute(query).scalars().all()
+
+
+def pending_before(
+    connection: Connection, before: datetime, after_id: uuid.UUID | None, limit: int = 500
+) -> Sequence[JobRow]:
+    """Pending jobs last touched before ``before``, in id order (for the reconciler)."""
+    query = select(jobs).where(jobs.c.status == JobStatus.PENDING.value, jobs.c.updated_at < before)
     if after_id is not None:
-        query = query.where(BackgroundJob.id > after_id)
-    result = await session.execute(query.order_by(BackgroundJob.id).limit(limit))
-    return result.scalars().all()
+        query = query.where(jobs.c.id > after_id)
+    return connection.execute(query.order_by(jobs.c.id).limit(limit)).all()

@@ -8,12 +8,9 @@ Design (``shared/notes/saq.md`` §11-12):
 * A job is claimed by one ``UPDATE … RETURNING`` statement that also sets it ``active``, so no job
   is handed out twice, across tasks or processes, and no sweep can mistake a just-claimed job for
   a queued one (SAQ #124/#277).
-* Dequeuers of one queue in one process share claims: a round claims as many jobs as there are
-  waiting dequeuers and hands them out in order (``priority``, then ``scheduled``, then insertion).
-* Waiting is event-driven: in-process enqueues and retries wake dequeuers after commit; commits of
-  other processes are noticed through ``PRAGMA data_version``; the next scheduled job arms a timer.
-* Storage errors while claiming are logged and retried with exponential back-off, so a broken
-  disk never turns a Worker into a busy loop.
+* Dequeuers of one queue in one process share claims and wait for events, not polls
+  (``sqlite_claims``); the connection is shared per file and commits in groups
+  (``sqlite_store``); tables and statements live in ``sqlite_schema``.
 * The sweep also returns jobs whose worker stopped reporting (no live ``saq_stats`` row for its
   id): SAQ alone recovers them only by timeout.
 """
@@ -21,19 +18,15 @@ Design (``shared/notes/saq.md`` §11-12):
 from __future__ import annotations
 
 import asyncio
-import collections
 import inspect
 import json
 import logging
 import os
 import sqlite3
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import suppress
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from saq.job import Job, Status
@@ -42,22 +35,10 @@ from saq.types import CountKind, DumpType, ListenCallback, LoadType, QueueInfo, 
 from saq.utils import now, now_seconds
 
 from app.queues import sqlite_schema as sql
-from app.queues.sqlite_store import Mode, Store, StoreClosedError, acquire_store, release_store
+from app.queues.sqlite_claims import Claimer
+from app.queues.sqlite_store import Mode, Store, acquire_store, release_store
 
 logger = logging.getLogger("saq")
-
-T = TypeVar("T")
-Row = tuple[Any, ...]
-
-# Claim back-off after storage errors: 50 ms doubling to 5 s.
-BACKOFF_BASE = 0.05
-BACKOFF_MAX = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class _SweepScan:
-    candidates: list[Row]
-    recent_workers: set[str]
 
 
 def path_from_url(url: str) -> str:
@@ -81,7 +62,10 @@ class SQLiteQueue(Queue):
         busy_timeout: seconds a write waits for another process's write lock.
         watch_interval: seconds between checks for commits by other processes.
         liveness_grace: seconds after its stats expired before a worker counts as dead and its
-            active jobs are swept (stats are written every 10 s with an 11 s TTL by SAQ's Worker).
+            active jobs are swept (SAQ's Worker writes stats every 10 s with an 11 s TTL).
+
+    Queues on the same file in the same event loop share one connection; the first to connect
+    sets ``busy_timeout`` and ``watch_interval`` for all of them.
     """
 
     @classmethod
@@ -107,21 +91,10 @@ class SQLiteQueue(Queue):
         self.liveness_grace = liveness_grace
         self._busy_timeout = busy_timeout
         self._watch_interval = watch_interval
-        self._owner = f"{uuid.uuid4()}"  # identifies this instance as sweeper
-        self._store_handle: Store | None = None
+        self._sweeper_id = str(uuid.uuid4())  # this instance's name on the sweep lease
         self._connect_lock = asyncio.Lock()
+        self._connection: tuple[Store, Claimer] | None = None
         self._was_connected = False
-        # Claim dispatcher state (see dequeue).
-        self._waiters: collections.deque[asyncio.Future[Job | None]] = collections.deque()
-        self._claiming: asyncio.Task[None] | None = None
-        self._claim_again = False
-        self._closing = False
-        self._failures = 0
-        self._retry_at = 0.0
-        self._retry_timer: asyncio.TimerHandle | None = None
-        self._due_timer: asyncio.TimerHandle | None = None
-        self._due_deadline = 0.0
-        self._background: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}<path={self.path!r}, name={self.name!r}>"
@@ -130,45 +103,73 @@ class SQLiteQueue(Queue):
 
     async def connect(self) -> None:
         async with self._connect_lock:
-            if self._store_handle is not None:
+            if self._connection is not None:
                 return
             store = await acquire_store(
                 self.path, busy_timeout=self._busy_timeout, watch_interval=self._watch_interval
             )
-            store.attach(self)
-            self._store_handle = store
+            claimer = Claimer(store, self.name, self.priorities, self._claimed_job)
+            store.attach(claimer)
+            self._connection = (store, claimer)
             self._was_connected = True
             await super().connect()
 
     async def disconnect(self) -> None:
         """Release waiting dequeuers, hand back jobs claimed for nobody, close the connection."""
         async with self._connect_lock:
-            store = self._store_handle
-            if store is None:
+            if self._connection is None:
                 return
-            self._closing = True
+            store, claimer = self._connection
+            self._connection = None
             try:
-                for waiter in self._waiters:
-                    _resolve(waiter, None)
-                self._waiters.clear()
-                for timer in (self._due_timer, self._retry_timer):
-                    if timer is not None:
-                        timer.cancel()
-                if self._claiming is not None:
-                    await asyncio.shield(self._claiming)
-                if self._background:
-                    await asyncio.shield(asyncio.gather(*self._background, return_exceptions=True))
+                await claimer.close()
             finally:
-                store.detach(self)
-                self._store_handle = None
-                self._closing = False
+                store.detach(claimer)
                 await release_store(store)
 
     @property
     def _store(self) -> Store:
-        if self._store_handle is None:
+        if self._connection is None:
             raise RuntimeError(f"{self!r} is not connected: await queue.connect() first")
-        return self._store_handle
+        return self._connection[0]
+
+    # -- dequeue --------------------------------------------------------------------------------
+
+    async def dequeue(
+        self,
+        timeout: float = 0.0,  # noqa: ASYNC109 (SAQ's signature)
+        poll_interval: float = 0.0,
+    ) -> Job | None:
+        """Wait up to ``timeout`` seconds (0 = forever) for a job and return it claimed (active)."""
+        if self._connection is None:
+            if not self._was_connected:
+                raise RuntimeError(f"{self!r} is not connected: await queue.connect() first")
+            # Disconnected under a running Worker: idle rather than make it spin.
+            await asyncio.sleep(timeout or 1.0)
+            return None
+        return await self._connection[1].dequeue(timeout)
+
+    async def schedule(self, lock: int = 1) -> list[str]:
+        """Called by the Worker every second; timers already cover scheduled jobs, so this is only
+        a safety net that lets idle dequeuers look again."""
+        if self._connection is not None:
+            self._connection[1].wake()
+        return []
+
+    def _claimed_job(self, blob: bytes | str, claimed_at: int) -> Job:
+        job = self.deserialize(blob, Status.ACTIVE)
+        assert job is not None
+        job.started = job.touched = claimed_at
+        return job
+
+    def _publisher(self, store: Store, key: str) -> Callable[[str | None], None]:
+        """An on-commit callback telling this process's listeners of ``key`` its new status."""
+
+        def publish(status: str | None) -> None:
+            if status is not None:
+                store.publish(self.name, key, status)
+
+        return publish
 
     # -- enqueue, update, finish, retry, abort ---------------------------------------------------
 
@@ -181,15 +182,14 @@ class SQLiteQueue(Queue):
             "scheduled": scheduled,
             "job": self.serialize(job),
         }
-
         store = self._store
 
         def announce(inserted: int) -> None:
             if inserted:
                 store.publish(self.name, job.key, Status.QUEUED.value)
-                self._announce(store, scheduled)
+                store.wake(self.name, scheduled)
 
-        if not await store.run(partial(_changes, sql.ENQUEUE, params), on_commit=announce):
+        if not await store.run(partial(sql.changes, sql.ENQUEUE, params), on_commit=announce):
             return None
         if logger.isEnabledFor(logging.INFO):
             logger.info("Enqueuing %s", job.info(logger.isEnabledFor(logging.DEBUG)))
@@ -211,8 +211,10 @@ class SQLiteQueue(Queue):
             "scheduled": job.scheduled,
         }
         statement = sql.UPDATE_WITH_STATUS if status is not None else sql.UPDATE_KEEP_STATUS
-        stored = await self._store.run(
-            partial(_scalar, statement, params), on_commit=partial(self._publish, job.key)
+        store = self._store
+        stored = await store.run(
+            partial(sql.scalar, statement, params),
+            on_commit=self._publisher(store, job.key),
         )
         if stored is not None:
             job.status = Status(stored)
@@ -235,19 +237,17 @@ class SQLiteQueue(Queue):
             "expire_at": now_seconds() + job.ttl if job.ttl > 0 else None,
         }
         statement = sql.DELETE if job.ttl < 0 else sql.FINISH
-
         store = self._store
-
-        def published(_: int) -> None:
-            store.publish(self.name, job.key, status.value)
-
-        await store.run(partial(_changes, statement, params), on_commit=published)
+        await store.run(
+            partial(sql.changes, statement, params),
+            on_commit=lambda _: store.publish(self.name, job.key, status.value),
+        )
 
     async def _retry(self, job: Job, error: str | None) -> None:
         """Back to ``queued``, due after ``job.next_retry_delay()`` (now when there is none)."""
         delay = job.next_retry_delay()
         scheduled = now_seconds() + delay if delay else float(job.scheduled or now_seconds())
-        job.scheduled = int(scheduled)  # SAQ stores whole seconds in the job, as Postgres does
+        job.scheduled = int(scheduled)  # SAQ keeps whole seconds in the job, as Postgres does
         params = {
             "queue": self.name,
             "key": job.key,
@@ -255,14 +255,13 @@ class SQLiteQueue(Queue):
             "scheduled": scheduled,
             "touched": job.touched,
         }
-
         store = self._store
 
         def announce(_: int) -> None:
             store.publish(self.name, job.key, Status.QUEUED.value)
-            self._announce(store, scheduled)
+            store.wake(self.name, scheduled)
 
-        await store.run(partial(_changes, sql.RETRY, params), on_commit=announce)
+        await store.run(partial(sql.changes, sql.RETRY, params), on_commit=announce)
 
     async def abort(self, job: Job, error: str, ttl: float = 5) -> None:
         """A queued (or missing) job becomes ``aborted`` at once; an active one ``aborting``, which
@@ -280,8 +279,10 @@ class SQLiteQueue(Queue):
             "aborting": self.serialize(aborting),
             "touched": aborting.touched,
         }
-        outcome = await self._store.run(
-            partial(_abort, params), on_commit=partial(self._publish, job.key)
+        store = self._store
+        outcome = await store.run(
+            partial(sql.abort, params),
+            on_commit=self._publisher(store, job.key),
         )
         if outcome == Status.ABORTED.value:
             job.status, job.error, job.completed = Status.ABORTED, error, aborted.completed
@@ -301,9 +302,9 @@ class SQLiteQueue(Queue):
         if not keys:
             return []
         params = {"queue": self.name, "keys": json.dumps(keys), "now": now_seconds()}
-        rows = await self._store.run(partial(_rows, sql.SELECT_JOBS, params), mode=Mode.READ)
-        found = {row[0]: self._job_from_row(row) for row in rows}
-        return [found.get(key) for key in keys]
+        found = await self._store.run(partial(sql.rows, sql.SELECT_JOBS, params), mode=Mode.READ)
+        by_key = {row[0]: self._job_from_row(row) for row in found}
+        return [by_key.get(key) for key in keys]
 
     async def iter_jobs(
         self,
@@ -321,12 +322,12 @@ class SQLiteQueue(Queue):
                 "limit": batch_size,
                 "now": now_seconds(),
             }
-            rows = await self._store.run(partial(_rows, sql.PAGE_JOBS, params), mode=Mode.READ)
-            if not rows:
+            page = await self._store.run(partial(sql.rows, sql.PAGE_JOBS, params), mode=Mode.READ)
+            if not page:
                 return
-            for row in rows:
+            for row in page:
                 yield self._job_from_row(row)
-            after = rows[-1][0]
+            after = page[-1][0]
 
     async def count(self, kind: CountKind) -> int:
         statements = {
@@ -337,15 +338,14 @@ class SQLiteQueue(Queue):
         if kind not in statements:
             raise ValueError(f"Can't count unknown type {kind}")
         params = {"queue": self.name, "now": now_seconds()}
-        return int(
-            await self._store.run(partial(_scalar, statements[kind], params), mode=Mode.READ)
-        )
+        statement = partial(sql.scalar, statements[kind], params)
+        return int(await self._store.run(statement, mode=Mode.READ))
 
     async def info(self, jobs: bool = False, offset: int = 0, limit: int = 10) -> QueueInfo:
         """SAQ's QueueInfo; ``jobs`` lists incomplete jobs (active first), honouring the page."""
         params = {"queue": self.name, "now": now_seconds(), "offset": offset, "limit": limit}
         workers, queued, active, incomplete, rows = await self._store.run(
-            partial(_info, params, with_jobs=jobs), mode=Mode.READ
+            partial(sql.info, params, with_jobs=jobs), mode=Mode.READ
         )
         return {
             "workers": {
@@ -371,7 +371,16 @@ class SQLiteQueue(Queue):
             "metadata": json.dumps(info["metadata"]),
             "expire_at": now_seconds() + ttl,
         }
-        await self._store.run(partial(_changes, sql.WRITE_WORKER, params))
+        await self._store.run(partial(sql.changes, sql.WRITE_WORKER, params))
+
+    def _job_from_row(self, row: sql.Row) -> Job:
+        """(key, blob, status, started, touched): the status column wins over the blob, and the
+        claim's timestamps fill in until the Worker writes its own."""
+        job = self.deserialize(row[1], row[2])
+        assert job is not None
+        job.started = job.started or row[3]
+        job.touched = job.touched or row[4]
+        return job
 
     # -- listen ---------------------------------------------------------------------------------
 
@@ -393,20 +402,6 @@ class SQLiteQueue(Queue):
             return
         store = self._store
         inbox = store.subscribe(self.name, keys)
-        try:
-            async with asyncio.timeout(timeout or None):
-                await self._listen(store, keys, callback, inbox, poll_interval)
-        finally:
-            store.unsubscribe(inbox)
-
-    async def _listen(
-        self,
-        store: Store,
-        keys: list[str],
-        callback: ListenCallback,
-        inbox: asyncio.Queue[tuple[str, str]],
-        poll_interval: float,
-    ) -> None:
         seen: dict[str, str] = {}
 
         async def report(key: str, status: str) -> bool:
@@ -424,190 +419,24 @@ class SQLiteQueue(Queue):
                     return True
             return False
 
-        version = store.foreign_version
-        if await poll():
-            return
-        while True:
-            try:
-                key, status = await asyncio.wait_for(inbox.get(), poll_interval)
-            except TimeoutError:
-                if store.foreign_version != version:
-                    version = store.foreign_version
-                    if await poll():
+        try:
+            async with asyncio.timeout(timeout or None):
+                version = store.foreign_version
+                if await poll():
+                    return
+                while True:
+                    try:
+                        key, status = await asyncio.wait_for(inbox.get(), poll_interval)
+                    except TimeoutError:
+                        if store.foreign_version != version:
+                            version = store.foreign_version
+                            if await poll():
+                                return
+                        continue
+                    if await report(key, status):
                         return
-                continue
-            if await report(key, status):
-                return
-
-    # -- dequeue --------------------------------------------------------------------------------
-
-    async def dequeue(
-        self,
-        timeout: float = 0.0,  # noqa: ASYNC109 (SAQ's signature)
-        poll_interval: float = 0.0,
-    ) -> Job | None:
-        """Wait up to ``timeout`` seconds (0 = forever) for a job and return it claimed (active).
-
-        Waiters are served in arrival order by shared claim rounds (see ``_claim_rounds``).
-        """
-        if self._store_handle is None or self._closing:
-            if not self._was_connected:
-                raise RuntimeError(f"{self!r} is not connected: await queue.connect() first")
-            # Disconnected under a running Worker: idle instead of spinning.
-            await asyncio.sleep(timeout or 1.0)
-            return None
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Job | None] = loop.create_future()
-        self._waiters.append(waiter)
-        expiry = loop.call_later(timeout, _resolve, waiter, None) if timeout > 0 else None
-        self.wake()
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            # A claim may have handed us a job in the very tick we were cancelled.
-            if waiter.done() and not waiter.cancelled() and (job := waiter.result()) is not None:
-                self._give_back([job])
-            raise
         finally:
-            if expiry is not None:
-                expiry.cancel()
-            with suppress(ValueError):
-                self._waiters.remove(waiter)
-
-    def wake(self) -> None:
-        """A job may be claimable: start a claim round, or make the running one go again."""
-        if self._closing or self._store_handle is None:
-            return
-        if self._claiming is not None:
-            self._claim_again = True
-            return
-        if not any(not waiter.done() for waiter in self._waiters):
-            return
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._retry_at:  # backing off after a storage error
-            if self._retry_timer is None:
-                self._retry_timer = loop.call_at(self._retry_at, self._retry_now)
-            return
-        self._claiming = loop.create_task(self._claim_rounds(), name=f"saq-claim:{self.name}")
-
-    def _retry_now(self) -> None:
-        self._retry_timer = None
-        self.wake()
-
-    def _announce(self, store: Store, scheduled: float) -> None:
-        """After a commit: wake dequeuers of this queue now, or when ``scheduled`` comes due."""
-        delay = scheduled - time.time()
-        if delay <= 0:
-            store.wake(self.name)
-        else:
-            self._wake_later(delay)
-
-    def _wake_later(self, delay: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + delay + 0.001
-        if self._due_timer is not None and self._due_deadline <= deadline:
-            return
-        if self._due_timer is not None:
-            self._due_timer.cancel()
-        self._due_deadline = deadline
-        self._due_timer = loop.call_at(deadline, self._on_due)
-
-    def _on_due(self) -> None:
-        self._due_timer = None
-        self.wake()
-
-    async def _claim_rounds(self) -> None:
-        """Claim one job per waiting dequeuer in one statement, until none waits or none is due."""
-        try:
-            while not self._closing:
-                self._claim_again = False
-                wanted = sum(1 for waiter in self._waiters if not waiter.done())
-                if not wanted:
-                    return
-                claimed_at = now()
-                params = {
-                    "queue": self.name,
-                    "low": self.priorities[0],
-                    "high": self.priorities[1],
-                    "limit": wanted,
-                    "now": claimed_at / 1000,
-                    "now_ms": claimed_at,
-                }
-                try:
-                    rows, next_due = await self._store.run(partial(_claim, params))
-                except (sqlite3.Error, StoreClosedError) as exc:
-                    self._back_off(exc)
-                    return
-                self._failures = 0
-                rows.sort(key=lambda row: row[:3])  # RETURNING order is unspecified
-                jobs = [self._claimed_job(row, claimed_at) for row in rows]
-                leftovers = self._hand_out(jobs)
-                if leftovers:
-                    self._give_back(leftovers)
-                if next_due is not None:
-                    self._wake_later(next_due - time.time())
-                if len(rows) < wanted and not self._claim_again:
-                    return
-        finally:
-            self._claiming = None
-
-    def _claimed_job(self, row: Row, claimed_at: int) -> Job:
-        job = self.deserialize(row[4], Status.ACTIVE)
-        assert job is not None
-        job.started = job.touched = claimed_at
-        return job
-
-    def _hand_out(self, jobs: list[Job]) -> list[Job]:
-        leftovers = []
-        for job in jobs:
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(job)
-                    break
-            else:
-                leftovers.append(job)
-        return leftovers
-
-    def _give_back(self, jobs: list[Job]) -> None:
-        """Re-queue claimed jobs whose dequeuer left (timed out or cancelled) before receiving."""
-
-        store = self._store
-
-        async def requeue() -> None:
-            for job in jobs:
-                params = {"queue": self.name, "key": job.key, "started": job.started}
-                try:
-                    await store.run(
-                        partial(_changes, sql.UNCLAIM, params),
-                        on_commit=lambda _: store.wake(self.name),
-                    )
-                except (sqlite3.Error, StoreClosedError):
-                    logger.exception("Could not re-queue claimed job %s; the sweep will", job.key)
-
-        task = asyncio.get_running_loop().create_task(requeue())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def _back_off(self, exc: BaseException) -> None:
-        self._failures += 1
-        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (self._failures - 1))
-        logger.warning(
-            "Dequeue from %s failed (%s: %s); retrying in %.2f s",
-            self.name,
-            type(exc).__name__,
-            exc,
-            delay,
-        )
-        loop = asyncio.get_running_loop()
-        self._retry_at = loop.time() + delay
-        if self._retry_timer is None:
-            self._retry_timer = loop.call_at(self._retry_at, self._retry_now)
-
-    async def schedule(self, lock: int = 1) -> list[str]:
-        """Called by the Worker every second: a cheap safety net that wakes idle dequeuers."""
-        self.wake()
-        return []
+            store.unsubscribe(inbox)
 
     # -- sweep ----------------------------------------------------------------------------------
 
@@ -618,34 +447,49 @@ class SQLiteQueue(Queue):
         params = {
             "queue": self.name,
             "name": f"sweep:{self.name}",
-            "owner": self._owner,
+            "owner": self._sweeper_id,
             "expire_at": current + lock,
             "now": current,
             "horizon": current - self.liveness_grace,
         }
-        scan = await self._store.run(partial(_sweep_scan, params))
+        scan = await self._store.run(partial(sql.sweep_scan, params))
         if scan is None:
             return []
         swept = []
-        grace_ms = self.liveness_grace * 1000
         for row in scan.candidates:
             job = self._job_from_row(row)
-            worker_id = row[5]
-            if job.stuck:
-                await self._sweep_stuck(job, abort)
-            elif (
-                worker_id is not None
-                and worker_id not in scan.recent_workers
-                and now() - max(job.started, job.touched) > grace_ms
-            ):
-                logger.info("Sweeping %s: worker %s is gone", job.key, worker_id)
-                await self._give_up_on(job)
-            else:
+            try:
+                if job.stuck:
+                    await self._sweep_stuck(job, abort)
+                elif self._worker_is_gone(job, row[5], scan.recent_workers):
+                    await self._sweep_orphan(job, row[5])
+                else:
+                    continue
+            except Exception:  # one odd job must not stop the sweep of the others
+                logger.exception("Could not sweep %s", job.key)
                 continue
             swept.append(job.key)
-        with suppress(sqlite3.Error):
-            await self._store.run(_checkpoint, mode=Mode.BARE)
+        try:
+            await self._store.run(sql.checkpoint, mode=Mode.BARE)
+        except sqlite3.Error:
+            logger.info("WAL checkpoint skipped", exc_info=True)
         return swept
+
+    def _worker_is_gone(self, job: Job, worker_id: str | None, recent: set[str]) -> bool:
+        """Its worker's stats expired more than the grace ago, and the job has not been touched
+        for that long either (a job claimed but not yet marked by its Worker has no worker)."""
+        if worker_id is None or worker_id in recent:
+            return False
+        return now() - max(job.started, job.touched) > self.liveness_grace * 1000
+
+    async def _sweep_orphan(self, job: Job, worker_id: str) -> None:
+        """Nobody will finish this job: do what its worker would have (a small window remains
+        in which a worker presumed dead finishes the job meanwhile)."""
+        logger.info("Sweeping %s: worker %s stopped reporting", job.key, worker_id)
+        if job.status == Status.ABORTING:
+            await self.finish(job, Status.ABORTED, error=job.error)
+        else:
+            await self._give_up_on(job)
 
     async def _sweep_stuck(self, job: Job, abort: float) -> None:
         """Exactly SAQ's handling: abort, wait up to ``abort`` s for the worker, retry or fail."""
@@ -662,98 +506,3 @@ class SQLiteQueue(Queue):
             await self.retry(job, error=self.swept_error_message)
         else:
             await self.finish(job, Status.ABORTED, error=self.swept_error_message)
-
-    # -- helpers --------------------------------------------------------------------------------
-
-    def _job_from_row(self, row: Row) -> Job:
-        """(key, blob, status, started, touched): the status column wins over the blob, and the
-        claim's timestamps fill in until the Worker writes its own."""
-        job = self.deserialize(row[1], row[2])
-        assert job is not None
-        job.started = job.started or row[3]
-        job.touched = job.touched or row[4]
-        return job
-
-    def _publish(self, key: str, status: str | None) -> None:
-        if status is not None and self._store_handle is not None:
-            self._store_handle.publish(self.name, key, status)
-
-
-def _resolve(waiter: asyncio.Future[Job | None], value: Job | None) -> None:
-    if not waiter.done():
-        waiter.set_result(value)
-
-
-# -- statements run on the connection's thread (see sqlite_store.Store.run) -----------------------
-
-
-def _changes(statement: str, params: dict[str, Any], conn: sqlite3.Connection) -> int:
-    return conn.execute(statement, params).rowcount
-
-
-def _scalar(statement: str, params: dict[str, Any], conn: sqlite3.Connection) -> Any:
-    row = conn.execute(statement, params).fetchone()
-    return row[0] if row else None
-
-
-def _rows(statement: str, params: dict[str, Any], conn: sqlite3.Connection) -> list[Row]:
-    return conn.execute(statement, params).fetchall()
-
-
-def _claim(params: dict[str, Any], conn: sqlite3.Connection) -> tuple[list[Row], float | None]:
-    rows = conn.execute(sql.CLAIM, params).fetchall()
-    next_due = None
-    if len(rows) < params["limit"]:
-        next_due = conn.execute(sql.NEXT_DUE, params).fetchone()[0]
-    return rows, next_due
-
-
-def _abort(params: dict[str, Any], conn: sqlite3.Connection) -> str | None:
-    """Read the status and act on it in one write transaction; return the new status."""
-    row = conn.execute(sql.STATUS_OF, params).fetchone()
-    status = row[0] if row else None
-    if status is None:
-        return Status.ABORTED.value
-    if status in (Status.NEW.value, Status.QUEUED.value):
-        if params["delete"]:
-            conn.execute(sql.DELETE, params)
-        else:
-            finish = {**params, "status": Status.ABORTED.value, "job": params["aborted"]}
-            conn.execute(sql.FINISH, finish)
-        return Status.ABORTED.value
-    if status in (Status.ACTIVE.value, Status.ABORTING.value):
-        conn.execute(sql.ABORTING, {**params, "job": params["aborting"]})
-        return Status.ABORTING.value
-    return None  # already finished: nothing to abort
-
-
-def _info(
-    params: dict[str, Any], conn: sqlite3.Connection, *, with_jobs: bool
-) -> tuple[list[Row], int, int, int, list[Row]]:
-    workers = conn.execute(sql.LIVE_WORKERS, params).fetchall()
-    queued = conn.execute(sql.COUNT_QUEUED, params).fetchone()[0]
-    active = conn.execute(sql.COUNT_ACTIVE, params).fetchone()[0]
-    incomplete = conn.execute(sql.COUNT_INCOMPLETE, params).fetchone()[0]
-    rows = conn.execute(sql.INCOMPLETE_JOBS, params).fetchall() if with_jobs else []
-    return workers, queued, active, incomplete, rows
-
-
-def _sweep_scan(params: dict[str, Any], conn: sqlite3.Connection) -> _SweepScan | None:
-    if conn.execute(sql.TAKE_LEASE, params).rowcount == 0:
-        return None
-    conn.execute(sql.PURGE_JOBS, params)
-    conn.execute(sql.PURGE_STATS, params)
-    candidates = conn.execute(sql.SWEEP_CANDIDATES, params).fetchall()
-    recent = {row[0] for row in conn.execute(sql.RECENT_WORKERS, params)}
-    return _SweepScan(candidates, recent)
-
-
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    """Fold the WAL back into the file; wait at most 100 ms for readers so queue calls queued
-    behind it are not held up."""
-    (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
-    conn.execute("PRAGMA busy_timeout = 100")
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(previous)}")

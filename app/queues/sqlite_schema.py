@@ -1,7 +1,9 @@
-"""Tables and statements of the SQLite queue backend.
+"""Tables, statements, and the functions that run them on the connection's thread.
 
 The queue owns its tables (not Alembic): they are versioned here and migrated by the first
 connection that opens the file. Several queue names share one file; every row carries its queue.
+Each function below is one unit of work for ``Store.run``: it runs inside a transaction on the
+connection's thread and returns plain values.
 
 Time units follow SAQ: ``scheduled`` and ``expire_at`` are epoch seconds (REAL, because retry
 delays are fractional), ``started`` and ``touched`` are epoch milliseconds. ``status`` is
@@ -11,7 +13,10 @@ authoritative and is applied over the serialized job on every read, as PostgresQ
 from __future__ import annotations
 
 import sqlite3
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
+
+Row = tuple[Any, ...]
 
 SCHEMA_VERSION: Final = 1
 
@@ -103,8 +108,11 @@ UPDATE saq_jobs SET
 WHERE queue = :queue AND key = :key
 RETURNING status
 """
+# The Worker marks a job active right after claiming it; that must not undo an abort that came
+# in between (the abort poll then cancels the task).
 UPDATE_WITH_STATUS: Final = """
-UPDATE saq_jobs SET status = :status,
+UPDATE saq_jobs SET
+    status = CASE WHEN :status = 'active' AND status = 'aborting' THEN status ELSE :status END,
     job = :job, started = :started, touched = :touched, worker_id = :worker_id,
     scheduled = CASE WHEN :scheduled > 0 THEN :scheduled ELSE scheduled END
 WHERE queue = :queue AND key = :key
@@ -222,3 +230,82 @@ def migrate(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def changes(statement: str, params: dict[str, Any], conn: sqlite3.Connection) -> int:
+    return conn.execute(statement, params).rowcount
+
+
+def scalar(statement: str, params: dict[str, Any], conn: sqlite3.Connection) -> Any:
+    row = conn.execute(statement, params).fetchone()
+    return row[0] if row else None
+
+
+def rows(statement: str, params: dict[str, Any], conn: sqlite3.Connection) -> list[Row]:
+    return conn.execute(statement, params).fetchall()
+
+
+def claim(params: dict[str, Any], conn: sqlite3.Connection) -> tuple[list[Row], float | None]:
+    """Claim up to ``limit`` due jobs; when fewer came back, also say when the next one is due."""
+    claimed = conn.execute(CLAIM, params).fetchall()
+    next_due = None
+    if len(claimed) < params["limit"]:
+        next_due = conn.execute(NEXT_DUE, params).fetchone()[0]
+    return claimed, next_due
+
+
+def abort(params: dict[str, Any], conn: sqlite3.Connection) -> str | None:
+    """Read the status and act on it in one write transaction; return the new status."""
+    row = conn.execute(STATUS_OF, params).fetchone()
+    status = row[0] if row else None
+    if status is None:
+        return "aborted"
+    if status in ("new", "queued"):
+        if params["delete"]:
+            conn.execute(DELETE, params)
+        else:
+            conn.execute(FINISH, {**params, "status": "aborted", "job": params["aborted"]})
+        return "aborted"
+    if status in ("active", "aborting"):
+        conn.execute(ABORTING, {**params, "job": params["aborting"]})
+        return "aborting"
+    return None  # already finished: nothing to abort
+
+
+def info(
+    params: dict[str, Any], conn: sqlite3.Connection, *, with_jobs: bool
+) -> tuple[list[Row], int, int, int, list[Row]]:
+    workers = conn.execute(LIVE_WORKERS, params).fetchall()
+    queued = conn.execute(COUNT_QUEUED, params).fetchone()[0]
+    active = conn.execute(COUNT_ACTIVE, params).fetchone()[0]
+    incomplete = conn.execute(COUNT_INCOMPLETE, params).fetchone()[0]
+    jobs = conn.execute(INCOMPLETE_JOBS, params).fetchall() if with_jobs else []
+    return workers, queued, active, incomplete, jobs
+
+
+@dataclass(frozen=True, slots=True)
+class SweepScan:
+    candidates: list[Row]  # (key, job, status, started, touched, worker_id) of active jobs
+    recent_workers: set[str]  # workers whose stats expired less than the grace ago, or live
+
+
+def sweep_scan(params: dict[str, Any], conn: sqlite3.Connection) -> SweepScan | None:
+    """Take or renew the sweep lease; if held, purge expired rows and list active jobs."""
+    if conn.execute(TAKE_LEASE, params).rowcount == 0:
+        return None
+    conn.execute(PURGE_JOBS, params)
+    conn.execute(PURGE_STATS, params)
+    candidates = conn.execute(SWEEP_CANDIDATES, params).fetchall()
+    recent = {row[0] for row in conn.execute(RECENT_WORKERS, params)}
+    return SweepScan(candidates, recent)
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Fold the WAL back into the file (outside a transaction); wait at most 100 ms for readers
+    so the calls queued behind it are not held up."""
+    (previous,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 100")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(previous)}")

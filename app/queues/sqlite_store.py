@@ -6,7 +6,7 @@ their wakeups and key notifications reach each other in-process.
 
 A Store runs each request as a plain function on aiosqlite's thread, inside one transaction that
 the function cannot leave open: a caller that is cancelled while waiting does not interrupt it
-(cancellation only drops requests that have not started). Requests that arrive while a
+(cancellation only drops requests that have not been sent yet). Requests that arrive while a
 transaction is running are committed together in the next one (group commit), which is what
 makes enqueue and drain cheap. Commits by other processes are noticed by polling
 ``PRAGMA data_version``.
@@ -19,7 +19,9 @@ import contextlib
 import enum
 import logging
 import os
+import random
 import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ Outcome = tuple[bool, Any]
 
 # Bounds how long one group commit holds the write lock that other processes wait for.
 MAX_BATCH = 256
+# Waits between tries when another process holds the lock (see _run_together).
+BUSY_PAUSE_MIN = 0.0001
+BUSY_PAUSE_MAX = 0.002
 
 
 class Mode(enum.Enum):
@@ -58,6 +63,8 @@ class Waker(Protocol):
 
     def wake(self) -> None: ...
 
+    def wake_when_due(self, scheduled: float) -> None: ...
+
 
 @dataclass(slots=True)
 class _Request:
@@ -78,27 +85,30 @@ class Store:
         self._watch_interval = watch_interval
         self._connection: aiosqlite.Connection | None = None
         self._pending: list[_Request] = []
-        self._work = asyncio.Event()
+        self._in_flight = False
+        self._dispatch_soon = False
+        self._idle = asyncio.Event()  # nothing pending or in flight
+        self._idle.set()
         self._closing = False
-        self._flusher: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._wakers: set[Waker] = set()
         self._inboxes: dict[tuple[str, str], set[asyncio.Queue[tuple[str, str]]]] = defaultdict(set)
         self._inbox_keys: dict[asyncio.Queue[tuple[str, str]], tuple[str, list[str]]] = {}
 
     async def open(self) -> None:
-        """Connect, set the PRAGMAs, migrate, and start the flusher and the change watcher."""
+        """Connect, set the PRAGMAs, migrate, and start the change watcher."""
         if self.path != ":memory:":
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        self._connection = await aiosqlite.connect(
-            self.path, isolation_level=None, timeout=self._busy_timeout
-        )
+        connection = aiosqlite.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
+        # A process that exits without disconnecting (a forced shutdown) must not hang joining
+        # this thread; an abandoned transaction is rolled back by SQLite's journal on next open.
+        connection._thread.daemon = True
+        self._connection = await connection
         try:
             await self._in_thread(_prepare, self._busy_timeout)
         except BaseException:
             await self._connection.close()
             raise
-        self._flusher = asyncio.create_task(self._flush_forever(), name="sqlite-queue-flush")
         self._watcher = asyncio.create_task(self._watch_forever(), name="sqlite-queue-watch")
 
     async def close(self) -> None:
@@ -108,9 +118,7 @@ class Store:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
-        self._work.set()
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        await self._idle.wait()
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
@@ -128,7 +136,12 @@ class Store:
             raise StoreClosedError("the SQLite queue store is closed")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append(_Request(statement, mode, future, cast(Any, on_commit)))
-        self._work.set()
+        self._idle.clear()
+        if not self._in_flight and not self._dispatch_soon:
+            # Send at the end of this loop iteration: whatever else is requested in this
+            # iteration (a Worker's tasks often write together) shares the transaction.
+            self._dispatch_soon = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
         return cast(T, await future)
 
     # -- wakeups and key notifications -------------------------------------------------------
@@ -139,11 +152,12 @@ class Store:
     def detach(self, waker: Waker) -> None:
         self._wakers.discard(waker)
 
-    def wake(self, queue: str) -> None:
-        """Tell every dequeuer of ``queue`` in this process that a job may be claimable."""
+    def wake(self, queue: str, scheduled: float = 0.0) -> None:
+        """Tell every dequeuer of ``queue`` in this process that a job may be claimable, now or
+        at ``scheduled`` (epoch seconds)."""
         for waker in list(self._wakers):
             if waker.name == queue:
-                waker.wake()
+                waker.wake_when_due(scheduled)
 
     def subscribe(self, queue: str, keys: Iterable[str]) -> asyncio.Queue[tuple[str, str]]:
         inbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -169,46 +183,74 @@ class Store:
     # -- internals ------------------------------------------------------------------------------
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
-        """Run ``function(sqlite3_connection, *args)`` on aiosqlite's thread.
-
-        aiosqlite has no public call for this; ``_execute``/``_conn`` are its long-standing
-        internals and the only way to keep a whole transaction in one uninterruptible unit.
-        """
+        """Run ``function(sqlite3_connection, *args)`` on aiosqlite's thread and wait for it."""
         connection = self._connection
         if connection is None:
             raise StoreClosedError("the SQLite queue store is not open")
         execute = cast(Callable[..., Any], connection._execute)
         return cast(T, await execute(lambda: function(connection._conn, *args)))
 
-    async def _flush_forever(self) -> None:
-        while True:
-            if not self._pending:
-                if self._closing:
-                    return
-                self._work.clear()
-                await self._work.wait()
-                continue
+    def _dispatch(self) -> None:
+        """Send what is pending to the connection's thread as one batch (one transaction).
+
+        The thread reports back with ``call_soon_threadsafe(self._complete, …)``, which sends the
+        next batch at once: requests never wait for a task to be scheduled in between.
+        """
+        self._dispatch_soon = False
+        if self._in_flight:
+            return
+        while self._pending:
             batch = [r for r in self._pending[:MAX_BATCH] if not r.future.cancelled()]
             del self._pending[:MAX_BATCH]
-            if not batch:
-                continue
-            work = [(r.statement, r.mode) for r in batch]
+            if batch:
+                break
+        else:
+            self._idle.set()
+            return
+        connection = self._connection
+        if connection is None:  # closed under our feet: fail rather than leave callers hanging
+            for request in [*batch, *self._pending]:
+                if not request.future.done():
+                    request.future.set_exception(StoreClosedError("the store is closed"))
+            self._pending.clear()
+            self._idle.set()
+            return
+        self._in_flight = True
+        work = [(r.statement, r.mode) for r in batch]
+        loop = asyncio.get_running_loop()
+        busy_timeout = self._busy_timeout
+
+        def in_thread() -> None:
             try:
-                outcomes = await self._in_thread(_run_batch, work)
-            except Exception as exc:  # the connection itself failed
-                outcomes = [(False, exc)] * len(batch)
-            for request, (ok, value) in zip(batch, outcomes, strict=True):
-                if ok and request.on_commit is not None:
-                    try:
-                        request.on_commit(value)
-                    except Exception:
-                        logger.exception("sqlite_queue.on_commit_failed")
-                if request.future.done():
-                    continue
-                if ok:
-                    request.future.set_result(value)
-                else:
-                    request.future.set_exception(value)
+                outcomes = _run_batch(connection._conn, work, busy_timeout)
+            except BaseException as exc:  # the connection itself failed
+                outcomes = [(False, exc)] * len(work)
+            loop.call_soon_threadsafe(self._complete, batch, outcomes)
+
+        # aiosqlite has no public "run this function on your thread"; ``_tx``, ``_execute`` and
+        # ``_conn`` are its long-standing internals, and the only way to keep a whole transaction
+        # in one uninterruptible unit. The contract suite pins the behaviour. (aiosqlite resolves
+        # the future itself; nobody needs its result.)
+        connection._tx.put_nowait((loop.create_future(), in_thread))
+
+    def _complete(self, batch: list[_Request], outcomes: list[Outcome]) -> None:
+        self._in_flight = False
+        if self._pending:
+            self._dispatch()  # keep the thread busy while we hand out results
+        else:
+            self._idle.set()
+        for request, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok and request.on_commit is not None:
+                try:
+                    request.on_commit(value)
+                except Exception:
+                    logger.exception("sqlite_queue.on_commit_failed")
+            if request.future.done():
+                continue
+            if ok:
+                request.future.set_result(value)
+            else:
+                request.future.set_exception(value)
 
     async def _watch_forever(self) -> None:
         """Poll ``PRAGMA data_version`` so commits by other processes wake our dequeuers."""
@@ -238,19 +280,24 @@ def _prepare(conn: sqlite3.Connection, busy_timeout: float) -> None:
     # After a checkpoint resets the WAL, shrink it back to this size.
     conn.execute("PRAGMA journal_size_limit = 67108864")
     migrate(conn)
+    # From here on _run_together waits for locks itself, in finer steps than SQLite would.
+    conn.execute("PRAGMA busy_timeout = 0")
 
 
 def _data_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
-def _run_batch(conn: sqlite3.Connection, work: list[tuple[Statement, Mode]]) -> list[Outcome]:
+def _run_batch(
+    conn: sqlite3.Connection, work: list[tuple[Statement, Mode]], busy_timeout: float
+) -> list[Outcome]:
     """Run transactional requests in one transaction, then bare ones; never leave one open."""
     outcomes: list[Outcome] = [(False, None)] * len(work)
     grouped = [i for i, (_, mode) in enumerate(work) if mode is not Mode.BARE]
     if grouped:
         write = any(work[i][1] is Mode.WRITE for i in grouped)
-        results = _run_together(conn, [work[i][0] for i in grouped], write=write)
+        statements = [work[i][0] for i in grouped]
+        results = _run_together(conn, statements, write=write, busy_timeout=busy_timeout)
         for i, outcome in zip(grouped, results, strict=True):
             outcomes[i] = outcome
     for i, (statement, mode) in enumerate(work):
@@ -262,26 +309,59 @@ def _run_batch(conn: sqlite3.Connection, work: list[tuple[Statement, Mode]]) -> 
     return outcomes
 
 
+class _BusyError(Exception):
+    """Another connection holds the lock we need."""
+
+
 def _run_together(
-    conn: sqlite3.Connection, statements: list[Statement], *, write: bool
+    conn: sqlite3.Connection, statements: list[Statement], *, write: bool, busy_timeout: float
 ) -> list[Outcome]:
-    """One transaction for all; if any fails, roll back and give each its own so one bad request
-    cannot fail the others."""
+    """One transaction for all, retried while another process holds the lock.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10… ms between tries, far longer than our
+    transactions last, so processes sharing the file would mostly wait. We retry after 0.1 ms,
+    doubling to 2 ms, until ``busy_timeout``.
+    """
+    deadline = time.monotonic() + busy_timeout
+    pause = BUSY_PAUSE_MIN
+    while True:
+        try:
+            return _attempt(conn, statements, write=write, busy_timeout=busy_timeout)
+        except _BusyError as busy:
+            if time.monotonic() + pause > deadline:
+                return [(False, busy.__cause__)] * len(statements)
+            time.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311 (jitter, not crypto)
+            pause = min(pause * 2, BUSY_PAUSE_MAX)
+
+
+def _attempt(
+    conn: sqlite3.Connection, statements: list[Statement], *, write: bool, busy_timeout: float
+) -> list[Outcome]:
+    """If a request fails (other than by a busy lock), roll back and give each request its own
+    transaction, so one bad request cannot fail the others."""
     try:
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    except sqlite3.Error as exc:
-        return [(False, exc)] * len(statements)
-    try:
         results: list[Outcome] = [(True, statement(conn)) for statement in statements]
         conn.execute("COMMIT")
     except BaseException as exc:
         _rollback(conn)
+        if _is_busy(exc):
+            raise _BusyError from exc
         if not isinstance(exc, Exception):
             raise
         if len(statements) == 1:
             return [(False, exc)]
-        return [_run_together(conn, [s], write=write)[0] for s in statements]
+        return [
+            _run_together(conn, [s], write=write, busy_timeout=busy_timeout)[0] for s in statements
+        ]
     return results
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+    )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

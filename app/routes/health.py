@@ -29,8 +29,7 @@ async def readyz(container: AppContainer) -> JSONResponse:
     ok = True
 
     async def database() -> None:
-        async with container.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await container.db.read(lambda c: c.execute(text("SELECT 1")))
 
     async def queue(name: str) -> None:
         checks[f"queue:{name}"] = {"queued": await container.queues[name].count("queued")}

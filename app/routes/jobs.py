@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -14,7 +14,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from app.deps import CurrentUser, Jobs
 from app.errors import Invalid
 from app.jobs.status import JobStatus
-from app.models import BackgroundJob, JobEvent
+from app.jobs.store import JobRow
 from app.schemas import JobPage, JobRead, JobSubmit
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 
 
-def read(job: BackgroundJob) -> JobRead:
+def read(job: JobRow) -> JobRead:
     return JobRead.model_validate(job)
 
 
@@ -92,7 +92,7 @@ async def job_events(
 
 
 async def _stream(
-    jobs: Jobs, user_id: uuid.UUID, job: BackgroundJob | None, after: int | None, poll_s: float
+    jobs: Jobs, user_id: uuid.UUID, job: JobRow | None, after: int | None, poll_s: float
 ) -> AsyncIterator[ServerSentEvent]:
     job_id = job.id if job else None
     async with jobs.bus.subscribe(user_id) as subscription:
@@ -123,7 +123,7 @@ async def _stream(
                 await subscription.wait(poll_s)
 
 
-def _event(event: JobEvent) -> ServerSentEvent:
+def _event(event: Any) -> ServerSentEvent:
     return _message(event.id, event.type, event.payload)
 
 

@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 )
 
 from app.auth import AuthService
-from app.db import create_engine, utcnow
+from app.db import make_database, utcnow
 from app.errors import Conflict, ErrorKind
 from app.jobs.events import InProcessBus
 from app.jobs.service import QUEUE_NAMES, JobService
@@ -54,19 +54,19 @@ class World:
             progress_event_interval_s=0,
         )
         upgrade(self.settings.resolved_database_url)
-        self.engine = create_engine(self.settings.resolved_database_url)
+        self.db = make_database(self.settings.resolved_database_url)
         self.queues = {n: make_queue(self.settings.resolved_queue_url, n) for n in QUEUE_NAMES}
         for queue in self.queues.values():
             self.run(queue.connect())
         self.service = JobService(
-            engine=self.engine,
+            db=self.db,
             queues=self.queues,
             bus=InProcessBus(),
             registry=TaskRegistry.load(),
             settings=self.settings,
             clock=lambda: self.now,
         )
-        self.auth = AuthService(self.engine)
+        self.auth = AuthService(self.db)
 
     def run(self, coroutine: Any) -> Any:
         return self.loop.run_until_complete(coroutine)
@@ -74,7 +74,7 @@ class World:
     def close(self) -> None:
         for queue in self.queues.values():
             self.run(queue.disconnect())
-        self.run(self.engine.dispose())
+        self.run(self.db.close())
         self.loop.close()
 
 

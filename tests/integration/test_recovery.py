@@ -7,31 +7,34 @@ from datetime import timedelta
 from typing import Any
 
 import anyio
+from sqlalchemy import insert
 
-from app.db import session_factory, utcnow
+from app.db import utcnow
 from app.jobs.status import JobStatus
-from app.models import BackgroundJob
+from app.jobs.store import jobs
 from tests.conftest import LiveApp
 
 
 async def orphan(live: LiveApp, user_id: uuid.UUID, **fields: Any) -> uuid.UUID:
     """A job row written without its queue entry, as a crash would leave it."""
-    now = utcnow()
-    job = BackgroundJob(
-        id=uuid.uuid4(),
-        user_id=user_id,
-        job_type="diagnostic.echo",
-        queue="default",
-        priority=5,
-        input_data={"echo": "orphan"},
-        max_retries=3,
-        created_at=now - timedelta(minutes=1),
-        updated_at=now - timedelta(minutes=1),
-        **{"status": JobStatus.PENDING.value, "attempt": 0, "stall_count": 0, **fields},
-    )
-    async with session_factory(live.container.engine)() as session, session.begin():
-        session.add(job)
-    return job.id
+    a_minute_ago = utcnow() - timedelta(minutes=1)
+    values = {
+        "id": uuid.uuid4(),
+        "user_id": user_id,
+        "job_type": "diagnostic.echo",
+        "queue": "default",
+        "priority": 5,
+        "input_data": {"echo": "orphan"},
+        "max_retries": 3,
+        "created_at": a_minute_ago,
+        "updated_at": a_minute_ago,
+        "status": JobStatus.PENDING.value,
+        "attempt": 0,
+        "stall_count": 0,
+        **fields,
+    }
+    await live.container.db.write(lambda c: c.execute(insert(jobs).values(**values)))
+    return values["id"]
 
 
 async def wait_status(live: LiveApp, user_id: uuid.UUID, job_id: uuid.UUID, status: str) -> Any:

@@ -1,0 +1,208 @@
+"""What only the SQLite queue has: in-process wakeups, change polling across processes, safe
+cancellation, storage-error back-off and liveness recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sqlite3
+import time
+
+import anyio
+import pytest
+from saq import Job, Status
+
+from app.queues import SQLiteQueue, make_queue
+from tests.integration.queues.conftest import Backend, QueueFactory, claimer_process
+from tests.integration.queues.test_contract import activate, stored, take
+
+
+async def open_sqlite(factory: QueueFactory, **options: object) -> SQLiteQueue:
+    queue = await factory(**options)
+    assert isinstance(queue, SQLiteQueue)
+    return queue
+
+
+def write_from_another_connection(path: str) -> None:
+    """Take the write lock from a separate connection; fails if ours left a transaction open."""
+    other = sqlite3.connect(path, timeout=2, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("CREATE TABLE IF NOT EXISTS probe (x INTEGER)")
+        other.execute("INSERT INTO probe VALUES (1)")
+        other.execute("COMMIT")
+    finally:
+        other.close()
+
+
+async def test_waiting_dequeue_wakes_on_enqueue(open_sqlite_queue: QueueFactory) -> None:
+    """A dequeue waiting on an empty queue returns promptly once a job is enqueued."""
+    queue = await open_sqlite(open_sqlite_queue)
+    waiting = asyncio.create_task(queue.dequeue(timeout=60))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+
+    await queue.enqueue("noop", key="wake")
+
+    with anyio.fail_after(5):
+        job = await waiting
+    assert job is not None
+    assert job.key == "wake"
+
+
+async def test_waiting_dequeue_wakes_when_a_scheduled_job_falls_due(
+    open_sqlite_queue: QueueFactory,
+) -> None:
+    """A waiting dequeue gets a scheduled job when it falls due, with nobody calling schedule()."""
+    queue = await open_sqlite(open_sqlite_queue)
+    due = int(time.time()) + 1
+    await queue.enqueue("noop", key="soon", scheduled=due)
+
+    with anyio.fail_after(10):
+        job = await queue.dequeue(timeout=60)
+
+    assert job is not None
+    assert job.key == "soon"
+    assert time.time() >= due
+
+
+async def test_enqueue_by_another_process_wakes_a_waiting_dequeue(
+    sqlite_backend: Backend, open_sqlite_queue: QueueFactory
+) -> None:
+    """A job enqueued by another process is noticed through the file's data version."""
+    queue = await open_sqlite(open_sqlite_queue)
+    waiting = asyncio.create_task(queue.dequeue(timeout=60))
+
+    process = await claimer_process("enqueue", sqlite_backend.url, queue.name, "from-afar")
+    try:
+        with anyio.fail_after(30):
+            assert await process.wait() == 0
+            job = await waiting
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert job is not None
+    assert job.key == "from-afar"
+
+
+async def test_cancelled_dequeues_lose_no_job_and_hold_no_lock(
+    open_sqlite_queue: QueueFactory,
+) -> None:
+    """Cancelling dequeues mid-claim leaves no transaction open and every job still claimable."""
+    queue = await open_sqlite(open_sqlite_queue)
+    keys = [f"x-{i}" for i in range(40)]
+    for key in keys:
+        await queue.enqueue("noop", key=key)
+    received: list[str] = []
+    rng = random.Random(7)
+
+    for _ in range(15):
+        tasks = [asyncio.create_task(queue.dequeue(timeout=5)) for _ in range(3)]
+        for _ in range(rng.randrange(8)):
+            await asyncio.sleep(0)
+        for task in tasks[1:]:
+            task.cancel()
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Job):
+                received.append(outcome.key)
+
+    await asyncio.to_thread(write_from_another_connection, queue.path)
+    with anyio.fail_after(30):
+        while (job := await queue.dequeue(timeout=0.5)) is not None:
+            received.append(job.key)
+    assert sorted(received) == sorted(keys)
+
+
+async def test_claim_errors_back_off_instead_of_spinning(
+    open_sqlite_queue: QueueFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the file is locked by someone else, claims fail, are logged and retried sparingly."""
+    queue = await open_sqlite(open_sqlite_queue, busy_timeout=0.05)
+    blocker = sqlite3.connect(queue.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with caplog.at_level(logging.WARNING, logger="saq"):
+            assert await queue.dequeue(timeout=1.5) is None
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    failures = [r for r in caplog.records if r.getMessage().startswith("Dequeue from")]
+    assert 1 <= len(failures) <= 10
+    await queue.enqueue("noop", key="after")
+    with anyio.fail_after(15):
+        assert (await take(queue, timeout=10)).key == "after"
+
+
+async def test_sweep_recovers_jobs_of_a_dead_worker(open_sqlite_queue: QueueFactory) -> None:
+    """Jobs of a worker that stopped reporting are re-queued, or aborted when final or aborting."""
+    queue = await open_sqlite(open_sqlite_queue, liveness_grace=0.2)
+    await queue.worker_info("worker-dead", queue_key=queue.name, ttl=1)
+    await queue.worker_info("worker-live", queue_key=queue.name, ttl=60)
+    for key, retries, worker_id in (
+        ("orphan", 2, "worker-dead"),
+        ("orphan-final", 1, "worker-dead"),
+        ("orphan-aborting", 2, "worker-dead"),
+        ("alive", 2, "worker-live"),
+    ):
+        # timeout=0: never stuck by time, so only liveness can recover these
+        await queue.enqueue("noop", key=key, timeout=0, retries=retries)
+        await activate(await take(queue), worker_id)
+    await queue.abort(await stored(queue, "orphan-aborting"), "stop")
+    await asyncio.sleep(1.5)  # the dead worker's stats expire (1 s) and the grace passes
+
+    swept = await queue.sweep()
+
+    assert sorted(swept) == ["orphan", "orphan-aborting", "orphan-final"]
+    orphan = await stored(queue, "orphan")
+    assert (orphan.status, orphan.error, orphan.attempts) == (
+        Status.QUEUED,
+        queue.swept_error_message,
+        1,
+    )
+    assert (await stored(queue, "orphan-final")).status == Status.ABORTED
+    aborted = await stored(queue, "orphan-aborting")
+    assert (aborted.status, aborted.error) == (Status.ABORTED, "stop")
+    assert (await stored(queue, "alive")).status == Status.ACTIVE
+
+
+async def test_queues_sharing_a_file_stay_apart(sqlite_backend: Backend) -> None:
+    """Several queue names on one file each see only their own jobs."""
+    queues = {name: make_queue(sqlite_backend.url, name) for name in ("high", "default", "low")}
+    for queue in queues.values():
+        await queue.connect()
+    try:
+        for name, queue in queues.items():
+            await queue.enqueue("noop", key=f"{name}-job")
+        for name, queue in queues.items():
+            assert await queue.count("queued") == 1
+            assert (await take(queue)).key == f"{name}-job"
+            assert await queue.dequeue(timeout=0.1) is None
+            assert await queue.job(f"{next(n for n in queues if n != name)}-job") is None
+    finally:
+        for queue in queues.values():
+            await queue.disconnect()
+
+
+def test_make_queue_picks_the_backend_from_the_url() -> None:
+    """``make_queue`` maps sqlite, redis and postgres URLs to their queues and rejects others."""
+    from saq.queue.postgres import PostgresQueue
+    from saq.queue.redis import RedisQueue
+
+    relative = make_queue("sqlite:///data/queue.db", "default")
+    absolute = make_queue("sqlite:////var/lib/queue.db", "low")
+    assert isinstance(relative, SQLiteQueue)
+    assert (relative.path, relative.name) == ("data/queue.db", "default")
+    assert isinstance(absolute, SQLiteQueue)
+    assert absolute.path == "/var/lib/queue.db"
+    assert isinstance(make_queue("redis://127.0.0.1:6379/0", "high"), RedisQueue)
+    postgres = make_queue("postgresql+asyncpg://u@127.0.0.1/db", "high")
+    assert isinstance(postgres, PostgresQueue)
+    assert (postgres.name, postgres.pool.conninfo) == ("high", "postgresql://u@127.0.0.1/db")
+    with pytest.raises(ValueError, match="unsupported queue URL scheme 'amqp'"):
+        make_queue("amqp://secret@host/", "default")
+    with pytest.raises(ValueError, match="sqlite:///"):
+        make_queue("sqlite://relative.db", "default")
