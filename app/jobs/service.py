@@ -30,7 +30,15 @@ from app.jobs import store
 from app.jobs.events import EventBus
 from app.jobs.running import RunningJobs
 from app.jobs.status import JobAction, JobStatus, sources, target, transition
-from app.jobs.store import JobRow, at_least, jobs
+from app.jobs.store import (
+    LEASE_EXPIRED,
+    NEXT_ATTEMPT,
+    NEXT_RETRY,
+    NEXT_STALL,
+    RAISE_PROGRESS,
+    STALLS_LEFT,
+    JobRow,
+)
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
 
@@ -225,7 +233,7 @@ class JobService:
         lease = now + timedelta(seconds=self.settings.lease_s)
         values = {
             "status": transition(JobStatus.PENDING, JobAction.START).value,
-            "attempt": jobs.c.attempt + 1,
+            "attempt": NEXT_ATTEMPT,
             "started_at": now,
             "lease_expires_at": lease,
             "worker_id": worker_id,
@@ -235,18 +243,24 @@ class JobService:
         }
 
         def claim(connection: Connection) -> JobRow | None:
+            def start() -> JobRow | None:
+                return store.change(
+                    connection,
+                    job_id,
+                    sources=sources(JobAction.START),
+                    values=values,
+                    event_type=JobAction.START.value,
+                    now=now,
+                )
+
+            job = start()
+            if job is not None:
+                return job
             # A worker that died without a word: this delivery takes over, counting a stall.
             stalled = self._record_stall(connection, job_id, now)
-            if stalled is not None and stalled.status != JobStatus.PENDING.value:
-                return stalled  # failed for good
-            return store.change(
-                connection,
-                job_id,
-                sources=sources(JobAction.START),
-                values=values,
-                event_type=JobAction.START.value,
-                now=now,
-            )
+            if stalled is None or stalled.status != JobStatus.PENDING.value:
+                return stalled  # not startable, or failed for good
+            return start()
 
         job = await self.db.write(claim)
         if job is None:
@@ -265,11 +279,14 @@ class JobService:
         self._last_progress[key] = now_s
         now = self.clock()
         values = {
-            "progress": at_least(jobs.c.progress, percent),
+            "progress": RAISE_PROGRESS,
             "progress_message": message,
             "lease_expires_at": now + timedelta(seconds=self.settings.lease_s),
         }
-        return await self._worker_change(job_id, attempt, JobAction.PROGRESS, values) is not None
+        changed = await self._worker_change(
+            job_id, attempt, JobAction.PROGRESS, values, params={"w_percent": percent}
+        )
+        return changed is not None
 
     async def renew_lease(self, job_id: uuid.UUID, attempt: int) -> bool:
         """Heartbeat without an event. False when the attempt was cancelled or taken over."""
@@ -319,7 +336,7 @@ class JobService:
     ) -> JobRow | None:
         values = {
             "status": transition(JobStatus.RUNNING, JobAction.RETRY).value,
-            "retry_count": jobs.c.retry_count + 1,
+            "retry_count": NEXT_RETRY,
             "error_kind": ErrorKind.TRANSIENT.value,
             "error_message": message,
             "error_detail": detail,
@@ -436,21 +453,21 @@ class JobService:
     ) -> JobRow | None:
         """If the job runs on an expired lease, count a lost worker: back to pending, or failed
         for good after ``max_stalls``. The changed row, or None if its lease had not expired."""
-        expired = [jobs.c.lease_expires_at < now]
-        stalls = jobs.c.stall_count + 1
+        params = {"w_expired_before": now, "w_max_stalls": self.settings.max_stalls}
         requeued = store.change(
             connection,
             job_id,
             sources={JobStatus.RUNNING},
             values={
                 "status": transition(JobStatus.RUNNING, JobAction.REQUEUE).value,
-                "stall_count": stalls,
+                "stall_count": NEXT_STALL,
                 "lease_expires_at": None,
                 "progress_message": "Waiting for a worker (the previous one stopped)",
             },
             event_type=JobAction.REQUEUE.value,
             now=now,
-            extra=[*expired, stalls < self.settings.max_stalls],
+            where=[LEASE_EXPIRED, STALLS_LEFT],
+            params=params,
         )
         if requeued is not None:
             return requeued
@@ -460,7 +477,7 @@ class JobService:
             sources={JobStatus.RUNNING},
             values={
                 "status": transition(JobStatus.RUNNING, JobAction.FAIL).value,
-                "stall_count": stalls,
+                "stall_count": NEXT_STALL,
                 "lease_expires_at": None,
                 "completed_at": now,
                 "error_kind": ErrorKind.INTERNAL.value,
@@ -470,7 +487,8 @@ class JobService:
             },
             event_type=JobAction.FAIL.value,
             now=now,
-            extra=expired,
+            where=[LEASE_EXPIRED],
+            params=params,
         )
 
     async def _user_change(
@@ -502,7 +520,12 @@ class JobService:
         return job
 
     async def _worker_change(
-        self, job_id: uuid.UUID, attempt: int, action: JobAction, values: dict[str, Any]
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        action: JobAction,
+        values: dict[str, Any],
+        params: dict[str, Any] | None = None,
     ) -> JobRow | None:
         now = self.clock()
         values = {"status": transition(JobStatus.RUNNING, action).value, **values}
@@ -515,6 +538,7 @@ class JobService:
                 event_type=action.value,
                 now=now,
                 attempt=attempt,
+                params=params,
             )
         )
         if action is not JobAction.PROGRESS:

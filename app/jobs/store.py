@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -29,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.db import UTCDateTime
 from app.errors import Invalid
 from app.jobs.status import JobStatus
 from app.models import BackgroundJob, JobEvent
@@ -80,25 +82,83 @@ def change(
     now: datetime,
     attempt: int | None = None,
     user_id: uuid.UUID | None = None,
-    extra: Sequence[ColumnElement[bool]] = (),
+    where: Sequence[ColumnElement[bool]] = (),
+    params: dict[str, Any] | None = None,
 ) -> JobRow | None:
     """Apply ``values`` if the job is in one of ``sources`` (and at ``attempt``, owned by
-    ``user_id``); record the event. None when nothing matched."""
-    conditions = [jobs.c.id == job_id, jobs.c.status.in_([s.value for s in sources]), *extra]
+    ``user_id``, matching ``where``); record the event. None when nothing matched.
+
+    A value is a plain value or one of the module's constant SQL expressions (``NEXT_ATTEMPT``,
+    ``RAISE_PROGRESS``…); ``where`` holds constant conditions. Their bound parameters come in
+    ``params``. Constant expressions let each shape of change be built once and reused.
+    """
+    statement = _change_statement(
+        frozenset(sources), values, attempt is not None, user_id is not None, tuple(where)
+    )
+    # Parameter names never equal a column's: SQLAlchemy would SET such a column from them.
+    bound = {f"v_{key}": value for key, value in values.items() if not _is_sql(value)}
+    bound.update(w_job_id=job_id, v_updated_at=now)
     if attempt is not None:
-        conditions.append(jobs.c.attempt == attempt)
+        bound["w_attempt"] = attempt
     if user_id is not None:
-        conditions.append(jobs.c.user_id == user_id)
-    statement = update(jobs).where(*conditions).values(updated_at=now, **values).returning(*jobs.c)
-    job = connection.execute(statement).one_or_none()
+        bound["w_user_id"] = user_id
+    job = connection.execute(statement, {**bound, **(params or {})}).one_or_none()
     if job is not None and event_type is not None:
         add_event(connection, job, event_type, now)
     return job
 
 
-def at_least(column: Any, value: int) -> Any:
-    """``max(column, value)`` portably (SQLite's max() is GREATEST elsewhere)."""
-    return case((column < value, value), else_=column)
+def _is_sql(value: Any) -> bool:
+    return isinstance(value, ColumnElement)
+
+
+_statements: dict[tuple[Any, ...], Any] = {}
+
+
+def _change_statement(
+    sources: frozenset[JobStatus],
+    values: dict[str, Any],
+    fenced: bool,
+    owned: bool,
+    where: tuple[ColumnElement[bool], ...],
+) -> Any:
+    shape = (
+        sources,
+        tuple((key, id(value) if _is_sql(value) else None) for key, value in values.items()),
+        fenced,
+        owned,
+        tuple(id(condition) for condition in where),
+    )
+    statement = _statements.get(shape)
+    if statement is None:
+        conditions = [
+            jobs.c.id == bindparam("w_job_id"),
+            jobs.c.status.in_(sorted(s.value for s in sources)),
+            *where,
+        ]
+        if fenced:
+            conditions.append(jobs.c.attempt == bindparam("w_attempt"))
+        if owned:
+            conditions.append(jobs.c.user_id == bindparam("w_user_id"))
+        assignments = {
+            key: value if _is_sql(value) else bindparam(f"v_{key}", type_=jobs.c[key].type)
+            for key, value in values.items()
+        }
+        assignments["updated_at"] = bindparam("v_updated_at", type_=jobs.c.updated_at.type)
+        statement = update(jobs).where(*conditions).values(assignments).returning(*jobs.c)
+        _statements[shape] = statement
+    return statement
+
+
+# Constant expressions for ``change`` (their parameters go in ``params``).
+NEXT_ATTEMPT = jobs.c.attempt + 1
+NEXT_RETRY = jobs.c.retry_count + 1
+NEXT_STALL = jobs.c.stall_count + 1
+RAISE_PROGRESS = case(
+    (jobs.c.progress < bindparam("w_percent"), bindparam("w_percent")), else_=jobs.c.progress
+)  # progress never goes backwards within an attempt
+LEASE_EXPIRED = jobs.c.lease_expires_at < bindparam("w_expired_before", type_=UTCDateTime())
+STALLS_LEFT = bindparam("w_max_stalls") > NEXT_STALL
 
 
 def get(connection: Connection, job_id: uuid.UUID) -> JobRow | None:
