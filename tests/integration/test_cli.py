@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from tests.reliability.process import ATSPRO, Api, app_process
+from tests.reliability.process import Api, app_process
 
 
 def test_user_and_token_commands_print_working_tokens(tmp_path: Path) -> None:
@@ -26,22 +25,10 @@ def test_duplicate_user_and_unknown_email_fail_clearly(tmp_path: Path) -> None:
     """A second user with the same email, or a token for nobody, exits non-zero with a reason."""
     with app_process(tmp_path / "data") as app:
         app.create_user("dup@example.com")
-        again = subprocess.run(
-            [ATSPRO, "user", "create", "dup@example.com"],
-            env=app.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        again = app.run("user", "create", "dup@example.com")
         assert again.returncode == 1
         assert again.stderr.strip() == "atspro: a user with email dup@example.com already exists"
-        nobody = subprocess.run(
-            [ATSPRO, "token", "create", "nobody@example.com"],
-            env=app.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        nobody = app.run("token", "create", "nobody@example.com")
         assert nobody.returncode == 1
         assert nobody.stderr.strip() == "atspro: no user with email nobody@example.com"
 
@@ -58,13 +45,6 @@ def test_status_reports_queue_depths(tmp_path: Path) -> None:
 def test_web_mode_on_the_default_queue_refuses_to_start(tmp_path: Path) -> None:
     """`serve --mode web` without a shared queue exits 2 and names the missing setting."""
     with app_process(tmp_path / "data") as app:
-        result = subprocess.run(
-            [ATSPRO, "serve", "--mode", "web"],
-            env=app.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
+        result = app.run("serve", "--mode", "web")
         assert result.returncode == 2
         assert "ATSPRO_QUEUE_URL" in result.stderr

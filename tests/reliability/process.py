@@ -39,10 +39,15 @@ class AppProcess:
         self.start_command = ["serve"]
         self.log = data_dir.parent / f"serve-{self.port}.log"
 
-    def cli(self, *args: str) -> str:
-        result = subprocess.run(
-            [ATSPRO, *args], env=self.env, capture_output=True, text=True, check=True, timeout=60
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``atspro ARGS`` against this app's data, whatever its exit code."""
+        return subprocess.run(
+            [ATSPRO, *args], env=self.env, capture_output=True, text=True, check=False, timeout=60
         )
+
+    def cli(self, *args: str) -> str:
+        result = self.run(*args)
+        assert result.returncode == 0, result.stderr
         return result.stdout
 
     def create_user(self, email: str) -> str:
