@@ -203,7 +203,7 @@ class SQLiteQueue(Queue):
         params = {
             "queue": self.name,
             "key": job.key,
-            "status": job.status.value,
+            "status": Status(job.status).value,
             "job": self.serialize(job),
             "started": job.started,
             "touched": job.touched,

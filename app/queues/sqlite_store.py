@@ -102,7 +102,8 @@ class Store:
         connection = aiosqlite.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
         # A process that exits without disconnecting (a forced shutdown) must not hang joining
         # this thread; an abandoned transaction is rolled back by SQLite's journal on next open.
-        connection._thread.daemon = True
+        thread: Any = getattr(connection, "_thread", connection)  # aiosqlite < 0.21: the Thread
+        thread.daemon = True
         self._connection = await connection
         try:
             await self._in_thread(_prepare, self._busy_timeout)

@@ -97,6 +97,15 @@ def sqlite_backend(tmp_path: Path) -> Backend:
 
 
 QueueFactory = Callable[..., Awaitable[Queue]]
+Uid = Callable[[str], str]
+
+
+@pytest.fixture
+def uid() -> Uid:
+    """Job keys unique to this test: Postgres keys and Redis abort markers span all queues, so
+    fixed keys would collide with a concurrent or aborted earlier run."""
+    prefix = uuid.uuid4().hex[:8]
+    return lambda name: f"{prefix}-{name}"
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ from saq.utils import now
 from tests.integration.queues.conftest import (
     Backend,
     QueueFactory,
+    Uid,
     background,
     claimer_process,
     running_worker,
@@ -52,9 +53,9 @@ async def wait_for_status(queue: Queue, key: str, status: Status, within: float 
     return job
 
 
-async def test_jobs_come_out_in_enqueue_order(backend: Backend, queue: Queue) -> None:
+async def test_jobs_come_out_in_enqueue_order(backend: Backend, queue: Queue, uid: Uid) -> None:
     """Jobs of equal priority are dequeued first in, first out."""
-    keys = [f"fifo-{i}" for i in range(5)]
+    keys = [uid(f"fifo-{i}") for i in range(5)]
     base = int(time.time()) - 10
     for i, key in enumerate(keys):
         # Postgres orders by whole seconds only, so its jobs get distinct (past) times.
@@ -65,71 +66,71 @@ async def test_jobs_come_out_in_enqueue_order(backend: Backend, queue: Queue) ->
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-async def test_smaller_priority_comes_out_first(open_queue: QueueFactory) -> None:
+async def test_smaller_priority_comes_out_first(open_queue: QueueFactory, uid: Uid) -> None:
     """A smaller ``priority`` is dequeued sooner; ``priorities`` limits what an instance claims."""
     queue = await open_queue()
     for priority in (5, 1, 3, 2):
-        await queue.enqueue("noop", key=f"p{priority}", priority=priority)
-    assert [(await take(queue)).key for _ in range(4)] == ["p1", "p2", "p3", "p5"]
+        await queue.enqueue("noop", key=uid(f"p{priority}"), priority=priority)
+    assert [(await take(queue)).key for _ in range(4)] == [uid(p) for p in ("p1", "p2", "p3", "p5")]
 
     urgent_only = await open_queue(priorities=(0, 2))
-    await queue.enqueue("noop", key="p7", priority=7)
-    await queue.enqueue("noop", key="p0", priority=0)
-    assert (await take(urgent_only)).key == "p0"
+    await queue.enqueue("noop", key=uid("p7"), priority=7)
+    await queue.enqueue("noop", key=uid("p0"), priority=0)
+    assert (await take(urgent_only)).key == uid("p0")
     assert await urgent_only.dequeue(timeout=0.3) is None
-    assert (await take(queue)).key == "p7"
+    assert (await take(queue)).key == uid("p7")
 
 
-async def test_scheduled_job_waits_until_due(queue: Queue) -> None:
+async def test_scheduled_job_waits_until_due(queue: Queue, uid: Uid) -> None:
     """A job scheduled in the future is not dequeued before its time, and is once it is due."""
     due = int(time.time()) + 2
-    await queue.enqueue("noop", key="later", scheduled=due)
+    await queue.enqueue("noop", key=uid("later"), scheduled=due)
 
     async with background(scheduling(queue)):
         assert await queue.dequeue(timeout=0.5) is None
         job = await take(queue, timeout=10)
 
-    assert job.key == "later"
+    assert job.key == uid("later")
     assert time.time() >= due
 
 
-async def test_retry_waits_for_its_delay(queue: Queue) -> None:
+async def test_retry_waits_for_its_delay(queue: Queue, uid: Uid) -> None:
     """A retried job keeps its attempts and comes back only after ``retry_delay``."""
-    await queue.enqueue("noop", key="again", retries=3, retry_delay=1.0)
+    await queue.enqueue("noop", key=uid("again"), retries=3, retry_delay=1.0)
     job = await take(queue)
     await activate(job)
     await queue.retry(job, "boom")
 
-    requeued = await stored(queue, "again")
+    requeued = await stored(queue, uid("again"))
     assert (requeued.status, requeued.error, requeued.attempts) == (Status.QUEUED, "boom", 1)
     async with background(scheduling(queue)):
         assert await queue.dequeue(timeout=0.3) is None
         assert (await take(queue, timeout=10)).attempts == 1
 
 
-async def test_retry_backoff_is_capped(queue: Queue) -> None:
+async def test_retry_backoff_is_capped(queue: Queue, uid: Uid) -> None:
     """With ``retry_backoff`` as a number, the retry delay never exceeds it."""
-    await queue.enqueue("noop", key="capped", retries=3, retry_delay=60.0, retry_backoff=0.5)
+    await queue.enqueue("noop", key=uid("capped"), retries=3, retry_delay=60.0, retry_backoff=0.5)
     job = await take(queue)
     await activate(job)
     await queue.retry(job, "boom")
 
     async with background(scheduling(queue)):
-        assert (await take(queue, timeout=10)).key == "capped"
+        assert (await take(queue, timeout=10)).key == uid("capped")
 
 
-async def test_abort_of_a_queued_job_is_immediate(queue: Queue) -> None:
+async def test_abort_of_a_queued_job_is_immediate(queue: Queue, uid: Uid) -> None:
     """Aborting a queued job marks it aborted at once and it is never dequeued."""
-    job = await queue.enqueue("noop", key="unwanted")
+    job = await queue.enqueue("noop", key=uid("unwanted"))
     assert job is not None
     await queue.abort(job, "no longer wanted")
 
-    aborted = await stored(queue, "unwanted")
+    aborted = await stored(queue, uid("unwanted"))
     assert (aborted.status, aborted.error) == (Status.ABORTED, "no longer wanted")
     assert await queue.dequeue(timeout=0.3) is None
 
 
-async def test_abort_of_an_active_job_cancels_it_in_the_worker(queue: Queue) -> None:
+async def test_abort_of_an_active_job_cancels_it_in_the_worker(queue: Queue, uid: Uid) -> None:
     """Aborting a running job makes its Worker cancel the task and record it aborted."""
     started, cancelled = asyncio.Event(), asyncio.Event()
 
@@ -142,76 +143,76 @@ async def test_abort_of_an_active_job_cancels_it_in_the_worker(queue: Queue) -> 
             raise
 
     async with running_worker(queue, [("sleeper", sleeper)]):
-        job = await queue.enqueue("sleeper", key="long", timeout=0)
+        job = await queue.enqueue("sleeper", key=uid("long"), timeout=0)
         assert job is not None
         await asyncio.wait_for(started.wait(), 10)
         await queue.abort(job, "stop it")
-        aborted = await wait_for_status(queue, "long", Status.ABORTED)
+        aborted = await wait_for_status(queue, uid("long"), Status.ABORTED)
 
     assert cancelled.is_set()
     assert aborted.error == "stop it"
 
 
-async def test_sweep_handles_jobs_past_their_timeout(queue: Queue) -> None:
+async def test_sweep_handles_jobs_past_their_timeout(queue: Queue, uid: Uid) -> None:
     """The sweep re-queues a stuck retryable job, aborts a stuck final one and spares the rest."""
-    await queue.enqueue("noop", key="stuck-retry", timeout=1, retries=2)
-    await queue.enqueue("noop", key="stuck-final", timeout=1, retries=1)
-    await queue.enqueue("noop", key="healthy", timeout=60)
+    await queue.enqueue("noop", key=uid("stuck-retry"), timeout=1, retries=2)
+    await queue.enqueue("noop", key=uid("stuck-final"), timeout=1, retries=1)
+    await queue.enqueue("noop", key=uid("healthy"), timeout=60)
     for _ in range(3):
         await activate(await take(queue))
     await asyncio.sleep(1.3)  # SAQ counts a job stuck once more than `timeout` s have passed
 
     swept = await queue.sweep(abort=0.1)
 
-    assert sorted(swept) == sorted(queue.job_id(k) for k in ("stuck-retry", "stuck-final"))
-    retried = await stored(queue, "stuck-retry")
+    assert sorted(swept) == sorted(queue.job_id(uid(k)) for k in ("stuck-retry", "stuck-final"))
+    retried = await stored(queue, uid("stuck-retry"))
     assert (retried.status, retried.error) == (Status.QUEUED, queue.swept_error_message)
-    assert (await stored(queue, "stuck-final")).status == Status.ABORTED
-    assert (await stored(queue, "healthy")).status == Status.ACTIVE
+    assert (await stored(queue, uid("stuck-final"))).status == Status.ABORTED
+    assert (await stored(queue, uid("healthy"))).status == Status.ACTIVE
 
 
-async def test_enqueue_is_idempotent_by_key(queue: Queue) -> None:
+async def test_enqueue_is_idempotent_by_key(queue: Queue, uid: Uid) -> None:
     """A key already queued or running is refused with None; a finished key can be reused."""
-    assert await queue.enqueue("noop", key="once") is not None
-    assert await queue.enqueue("noop", key="once") is None
+    assert await queue.enqueue("noop", key=uid("once")) is not None
+    assert await queue.enqueue("noop", key=uid("once")) is None
     job = await take(queue)
     await activate(job)
-    assert await queue.enqueue("noop", key="once") is None
+    assert await queue.enqueue("noop", key=uid("once")) is None
     await job.finish(Status.COMPLETE, result=1)
 
     # Postgres replaces a finished job only with a later `scheduled` (its cron guard).
-    again = await queue.enqueue("noop", key="once", scheduled=int(time.time()) + 1)
+    again = await queue.enqueue("noop", key=uid("once"), scheduled=int(time.time()) + 1)
 
     assert again is not None
-    assert (await stored(queue, "once")).status == Status.QUEUED
+    assert (await stored(queue, uid("once"))).status == Status.QUEUED
 
 
-async def test_finish_keeps_the_result_as_long_as_ttl_says(queue: Queue) -> None:
+async def test_finish_keeps_the_result_as_long_as_ttl_says(queue: Queue, uid: Uid) -> None:
     """``ttl`` > 0 keeps a finished job until it expires, 0 keeps it, < 0 deletes it at once."""
-    for key, ttl in (("keep", 0), ("expire", 1), ("drop", -1)):
-        await queue.enqueue("noop", key=key, ttl=ttl)
+    for name, ttl in (("keep", 0), ("expire", 1), ("drop", -1)):
+        await queue.enqueue("noop", key=uid(name), ttl=ttl)
     for _ in range(3):
         job = await take(queue)
         await activate(job)
         await job.finish(Status.COMPLETE, result={"key": job.key})
 
-    assert await queue.job("drop") is None
-    for key in ("keep", "expire"):
-        finished = await stored(queue, key)
-        assert (finished.status, finished.result) == (Status.COMPLETE, {"key": key})
+    assert await queue.job(uid("drop")) is None
+    for name in ("keep", "expire"):
+        finished = await stored(queue, uid(name))
+        assert (finished.status, finished.result) == (Status.COMPLETE, {"key": uid(name)})
 
     with anyio.fail_after(10):  # Postgres rounds expiry to whole seconds
-        while await queue.job("expire") is not None:
+        while await queue.job(uid("expire")) is not None:
             await asyncio.sleep(0.2)
             await queue.sweep()
-    assert (await stored(queue, "keep")).status == Status.COMPLETE
+    assert (await stored(queue, uid("keep"))).status == Status.COMPLETE
 
 
-async def test_count_and_info_describe_the_queue(queue: Queue) -> None:
+async def test_count_and_info_describe_the_queue(queue: Queue, uid: Uid) -> None:
     """``count`` and ``info`` report queued, active and scheduled jobs and live workers."""
-    await queue.enqueue("noop", key="due-1")
-    await queue.enqueue("noop", key="due-2")
-    await queue.enqueue("noop", key="later", scheduled=int(time.time()) + 3600)
+    await queue.enqueue("noop", key=uid("due-1"))
+    await queue.enqueue("noop", key=uid("due-2"))
+    await queue.enqueue("noop", key=uid("later"), scheduled=int(time.time()) + 3600)
     await activate(await take(queue))
     worker_id = f"w{uuid.uuid4().hex}"
     await queue.worker_info(worker_id, queue_key=queue.name, metadata={"role": "test"}, ttl=60)
@@ -222,16 +223,16 @@ async def test_count_and_info_describe_the_queue(queue: Queue) -> None:
     assert counts == [1, 1, 3]
     assert info["name"] == queue.name
     assert (info["queued"], info["active"], info["scheduled"]) == (1, 1, 1)
-    assert {job["key"] for job in info["jobs"]} == {"due-1", "due-2", "later"}
+    assert {job["key"] for job in info["jobs"]} == {uid("due-1"), uid("due-2"), uid("later")}
     worker = info["workers"][worker_id]
     assert worker["metadata"] == {"role": "test"}
     assert worker["stats"] is not None
     assert set(worker["stats"]) == {"complete", "failed", "retried", "aborted", "uptime"}
 
 
-async def test_iter_jobs_walks_every_job_by_status(queue: Queue) -> None:
+async def test_iter_jobs_walks_every_job_by_status(queue: Queue, uid: Uid) -> None:
     """``iter_jobs`` pages through all jobs of the queue, filtered by status."""
-    keys = {f"it-{i}" for i in range(5)}
+    keys = {uid(f"it-{i}") for i in range(5)}
     for key in sorted(keys):
         await queue.enqueue("noop", key=key)
     for _ in range(2):
@@ -292,10 +293,10 @@ async def test_dequeue_returns_none_after_its_timeout(queue: Queue) -> None:
         assert await queue.dequeue(timeout=0.3) is None
 
 
-async def test_concurrent_dequeuers_claim_each_job_once(open_queue: QueueFactory) -> None:
+async def test_concurrent_dequeuers_claim_each_job_once(open_queue: QueueFactory, uid: Uid) -> None:
     """Many dequeuers on two queue instances in one process get every job exactly once."""
     first, second = await open_queue(), await open_queue()
-    keys = [f"c-{i}" for i in range(500)]
+    keys = [uid(f"c-{i}") for i in range(500)]
     await asyncio.gather(*(first.enqueue("noop", key=key) for key in keys))
     claimed: list[str] = []
 
@@ -313,9 +314,9 @@ async def test_concurrent_dequeuers_claim_each_job_once(open_queue: QueueFactory
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-async def test_processes_claim_each_job_once(backend: Backend, queue: Queue) -> None:
+async def test_processes_claim_each_job_once(backend: Backend, queue: Queue, uid: Uid) -> None:
     """Several OS processes claiming from one SQLite file get every job exactly once."""
-    keys = [f"m-{i}" for i in range(2000)]
+    keys = [uid(f"m-{i}") for i in range(2000)]
     await asyncio.gather(*(queue.enqueue("noop", key=key) for key in keys))
     processes = [await claimer_process("claim", backend.url, queue.name) for _ in range(4)]
     try:
