@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -31,6 +32,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def owner_key() -> ForeignKey:
+    """The owning user: rows go with their user."""
+    return ForeignKey("users.id", ondelete="CASCADE")
 
 
 class Base(DeclarativeBase):
@@ -71,7 +77,11 @@ class BackgroundJob(Base):
     """
 
     __tablename__ = "background_jobs"
-    __table_args__ = (Index("ix_background_jobs_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_background_jobs_user_id_created_at", "user_id", "created_at"),
+        Index("ix_background_jobs_user_id_dedupe_key", "user_id", "dedupe_key"),
+        Index("ix_background_jobs_user_id_idempotency_key", "user_id", "idempotency_key"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -95,6 +105,10 @@ class BackgroundJob(Base):
     worker_id: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
     run_after: Mapped[datetime | None]
+    # Same input while one is pending or running: the existing job is returned.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))
+    # A client's Idempotency-Key: a repeat within 24 h returns the same job.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
@@ -129,4 +143,64 @@ class JobEvent(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     type: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Upload(Base):
+    """An uploaded file waiting to be parsed. In the database, so a worker on another host reads
+    it too; removed with its user."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(owner_key(), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ResumeEntity(Base):
+    """A parsed resume (``data`` is the API's ``Resume``)."""
+
+    __tablename__ = "resumes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(owner_key(), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobPostingEntity(Base):
+    """An extracted job posting (``data`` is the API's ``JobPosting``)."""
+
+    __tablename__ = "job_postings"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(owner_key(), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OptimizationEntity(Base):
+    """A resume tailored to a posting (``data`` is the API's ``Optimization``). It keeps its
+    own copy of what it was made from, so deleting the resume or posting leaves it readable."""
+
+    __tablename__ = "optimizations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(owner_key(), index=True)
+    resume_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("resumes.id", ondelete="SET NULL")
+    )
+    job_posting_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("job_postings.id", ondelete="SET NULL")
+    )
+    score: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

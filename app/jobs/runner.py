@@ -106,8 +106,11 @@ class JobRunner:
         if scope.cancelled_caught:
             log.info("job.cancelled")
             return None
-        result = spec.output_model.model_validate(output).model_dump(mode="json", by_alias=True)
-        if await self.service.complete(job.id, job.attempt, result) is not None:
+        output = spec.output_model.model_validate(output)
+        result = output.model_dump(mode="json", by_alias=True)
+        record = spec.record
+        effect = None if record is None else (lambda c, row: record(c, row, output))
+        if await self.service.complete(job.id, job.attempt, result, effect) is not None:
             log.info("job.completed")
         return {"ok": True}
 

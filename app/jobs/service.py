@@ -49,6 +49,7 @@ QUEUE_NAMES = ("high", "default", "low")
 # decides when a job has failed, so SAQ is told to keep trying until we say otherwise.
 SAQ_ATTEMPTS = 1000
 SAQ_RESULT_TTL_S = 3600
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 def queue_for(priority: int) -> str:
@@ -100,11 +101,14 @@ class JobService:
         priority: int = 5,
         max_retries: int | None = None,
         direct: bool = False,
+        idempotency_key: str | None = None,
     ) -> JobRow:
         """Validate, store the job and its first event, commit, then enqueue (key = job id).
 
         A crash or queue outage between commit and enqueue leaves a pending row that the
-        reconciler enqueues later, so an accepted job is never lost.
+        reconciler enqueues later, so an accepted job is never lost. A repeated
+        ``idempotency_key`` (24 h) or an identical job still pending or running (the task's
+        ``dedupe``) returns that job instead of a new one.
         """
         spec = self.registry.get(job_type)
         if direct and not spec.direct_submit:
@@ -122,6 +126,7 @@ class JobService:
                 spec.max_retries if spec.max_retries is not None else self.settings.max_retries
             )
         now = self.clock()
+        dedupe_key = spec.dedupe(data) if spec.dedupe else None
         values = {
             "id": uuid.uuid4(),
             "user_id": user_id,
@@ -135,10 +140,33 @@ class JobService:
             "max_retries": max_retries,
             "attempt": 0,
             "stall_count": 0,
+            "dedupe_key": dedupe_key,
+            "idempotency_key": idempotency_key,
             "created_at": now,
             "updated_at": now,
         }
-        job = await self.db.write(lambda c: store.insert_job(c, values, JobAction.SUBMIT.value))
+
+        def create(connection: Connection) -> tuple[JobRow, bool]:
+            existing = store.reusable(
+                connection,
+                user_id,
+                idempotency_key=idempotency_key,
+                idempotent_since=now - IDEMPOTENCY_WINDOW,
+                job_type=job_type,
+                dedupe_key=dedupe_key,
+            )
+            if existing is not None:
+                if existing.job_type != job_type:
+                    raise Conflict(
+                        "this Idempotency-Key was already used for another kind of job",
+                        field="Idempotency-Key",
+                    )
+                return existing, False
+            return store.insert_job(connection, values, JobAction.SUBMIT.value), True
+
+        job, created = await self.db.write(create)
+        if not created:
+            return job
         await self.bus.publish({user_id})
         await self.enqueue(job)
         log.info("job.enqueued", extra={"job_id": str(job.id), "job_type": job_type})
@@ -306,8 +334,14 @@ class JobService:
         return job is not None
 
     async def complete(
-        self, job_id: uuid.UUID, attempt: int, result: dict[str, Any]
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        result: dict[str, Any],
+        effect: Callable[[Connection, JobRow], None] | None = None,
     ) -> JobRow | None:
+        """Mark the attempt completed; ``effect`` (what the job made) is written in the same
+        transaction, and only if this attempt still owns the job."""
         values = {
             "result_data": result,
             "progress": 100,
@@ -317,7 +351,7 @@ class JobService:
             "error_message": None,
             "error_kind": None,
         }
-        return await self._worker_change(job_id, attempt, JobAction.COMPLETE, values)
+        return await self._worker_change(job_id, attempt, JobAction.COMPLETE, values, effect=effect)
 
     async def fail(
         self, job_id: uuid.UUID, attempt: int, kind: ErrorKind, message: str, detail: str | None
@@ -526,12 +560,14 @@ class JobService:
         action: JobAction,
         values: dict[str, Any],
         params: dict[str, Any] | None = None,
+        effect: Callable[[Connection, JobRow], None] | None = None,
     ) -> JobRow | None:
         now = self.clock()
         values = {"status": transition(JobStatus.RUNNING, action).value, **values}
-        job = await self.db.write(
-            lambda c: store.change(
-                c,
+
+        def apply(connection: Connection) -> JobRow | None:
+            job = store.change(
+                connection,
                 job_id,
                 sources={JobStatus.RUNNING},
                 values=values,
@@ -540,7 +576,11 @@ class JobService:
                 attempt=attempt,
                 params=params,
             )
-        )
+            if job is not None and effect is not None:
+                effect(connection, job)
+            return job
+
+        job = await self.db.write(apply)
         if action is not JobAction.PROGRESS:
             self._last_progress.pop((job_id, attempt), None)
         if job is not None:

@@ -33,11 +33,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.db import UTCDateTime
 from app.errors import Invalid
 from app.jobs.status import JobStatus
-from app.models import BackgroundJob, JobEvent
+from app.models import BackgroundJob, JobEntityAssociation, JobEvent
 from app.schemas import JobRead
 
 jobs = cast(Table, BackgroundJob.__table__)
 events = cast(Table, JobEvent.__table__)
+associations = cast(Table, JobEntityAssociation.__table__)
 
 JobRow = Row[Any]
 
@@ -159,6 +160,56 @@ RAISE_PROGRESS = case(
 )  # progress never goes backwards within an attempt
 LEASE_EXPIRED = jobs.c.lease_expires_at < bindparam("w_expired_before", type_=UTCDateTime())
 STALLS_LEFT = bindparam("w_max_stalls") > NEXT_STALL
+
+
+def reusable(
+    connection: Connection,
+    user_id: uuid.UUID,
+    *,
+    idempotency_key: str | None,
+    idempotent_since: datetime,
+    job_type: str,
+    dedupe_key: str | None,
+) -> JobRow | None:
+    """The job a submission should get instead of a new one: the same Idempotency-Key within
+    its window, or an identical job (same type and dedupe key) still pending or running."""
+    if idempotency_key is not None:
+        query = (
+            select(jobs)
+            .where(
+                jobs.c.user_id == user_id,
+                jobs.c.idempotency_key == idempotency_key,
+                jobs.c.created_at > idempotent_since,
+            )
+            .order_by(jobs.c.created_at.desc())
+            .limit(1)
+        )
+        job = connection.execute(query).one_or_none()
+        if job is not None:
+            return job
+    if dedupe_key is not None:
+        query = select(jobs).where(
+            jobs.c.user_id == user_id,
+            jobs.c.dedupe_key == dedupe_key,
+            jobs.c.job_type == job_type,
+            jobs.c.status.in_([JobStatus.PENDING.value, JobStatus.RUNNING.value]),
+        )
+        return connection.execute(query.limit(1)).one_or_none()
+    return None
+
+
+def link_entity(
+    connection: Connection, job_id: uuid.UUID, entity_type: str, entity_id: uuid.UUID, now: datetime
+) -> None:
+    connection.execute(
+        insert(associations).values(
+            id=uuid.uuid4(),
+            job_id=job_id,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            created_at=now,
+        )
+    )
 
 
 def get(connection: Connection, job_id: uuid.UUID) -> JobRow | None:

@@ -26,8 +26,20 @@ def read(job: JobRow) -> JobRead:
     return JobRead.model_validate(job)
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="A repeat within 24 h returns the same job instead of a new one",
+    ),
+]
+
+
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead)
-async def submit_job(body: JobSubmit, jobs: Jobs, user: CurrentUser) -> JobRead:
+async def submit_job(
+    body: JobSubmit, jobs: Jobs, user: CurrentUser, idempotency_key: IdempotencyKey = None
+) -> JobRead:
     job = await jobs.submit(
         user.id,
         body.job_type,
@@ -35,6 +47,7 @@ async def submit_job(body: JobSubmit, jobs: Jobs, user: CurrentUser) -> JobRead:
         priority=body.priority,
         max_retries=body.max_retries,
         direct=True,
+        idempotency_key=idempotency_key,
     )
     return read(job)
 

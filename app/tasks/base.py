@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Row
+from sqlalchemy.engine import Connection
 
+Record = Row[Any]  # the job's row, as the task's record hook receives it
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
@@ -56,3 +59,8 @@ class TaskSpec(Generic[In, Out]):
     max_retries: int | None = None  # None: the ATSPRO_MAX_RETRIES setting
     direct_submit: bool = False  # may be submitted through POST /api/jobs
     description: str = ""
+    # Same input while such a job is pending or running returns that job (e.g. a file's hash).
+    dedupe: Callable[[In], str | None] | None = None
+    # Writes what the job made (an entity and its association) in the transaction that marks
+    # the job completed, so a result exists exactly when the job says completed.
+    record: Callable[[Connection, Record, Out], None] | None = None
