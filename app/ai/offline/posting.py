@@ -1,0 +1,262 @@
+"""Job page HTML → :class:`JobPosting`: JSON-LD first, then what the page shows.
+
+Structured data is what the publisher wrote for search engines, so its fields win. The page
+heuristics always run too (they are cheap) and fill what JSON-LD left out: title from ``<h1>``,
+``og:title`` or ``<title>``; company from the caller's hint, ``og:site_name`` or the title's
+suffix; location, employment type and salary from the visible text; responsibilities and
+requirements from the sections under their headings.
+
+The company hint outranks ``og:site_name`` because boards hosted by an ATS often name the ATS
+there ("Greenhouse"), while the hint comes from the user who knows whom they are applying to.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from bs4 import BeautifulSoup, Tag
+
+from app.ai.offline import jsonld
+from app.ai.offline.keywords import default_catalog
+from app.ai.offline.markup import NOISE_TAGS, Block, html_blocks, parse_fragment, render
+from app.ai.offline.markup import split_buckets as buckets_of
+from app.ai.schemas import (
+    ExtractionMeta,
+    JobPosting,
+    JobPostingContent,
+    Salary,
+    SourceReliability,
+)
+
+_TITLE_SPLIT = re.compile(r"\s+(?:\||-|\u2013|\u2014|·|at)\s+")
+_CAREERS_WORDS = re.compile(r"\b(?:careers?|jobs?|hiring|job board|recruiting)\b", re.I)
+_LOCATION_LABEL = re.compile(r"\blocation\s*:\s*([^·|•\n]+)", re.I)
+_EMPLOYMENT = (
+    ("full-time", re.compile(r"\bfull[- ]?time\b", re.I)),
+    ("part-time", re.compile(r"\bpart[- ]?time\b", re.I)),
+    ("contract", re.compile(r"\b(?:contract|contractor|freelance)\b", re.I)),
+    ("temporary", re.compile(r"\btemporary\b", re.I)),
+    ("internship", re.compile(r"\binternship\b", re.I)),
+)
+_CURRENCY = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
+_AMOUNT = r"\d{1,3}(?:[,.\s]\d{3})+|\d+(?:\.\d+)?"
+_SALARY = re.compile(
+    rf"(?P<cur>[$€£¥₹]|\b(?:USD|EUR|GBP|CAD|AUD|CHF|SEK|INR)\b)\s?(?P<low>{_AMOUNT})\s?(?P<klow>[kK])?"
+    rf"\s*(?:-|\u2013|\u2014|to)\s*(?:[$€£¥₹]|\b(?:USD|EUR|GBP|CAD|AUD|CHF|SEK|INR)\b)?\s?"
+    rf"(?P<high>{_AMOUNT})\s?(?P<khigh>[kK])?"
+    r"(?:\s*(?:USD|EUR|GBP|CAD|AUD|CHF))?"
+    r"(?:\s*(?:per|a|an|/)\s*(?P<per>year|yr|annum|month|mo|week|wk|day|hour|hr)\b"
+    r"|\s*(?P<adverb>annually|yearly|monthly|weekly|daily|hourly)\b)?",
+)
+_PERIOD_WORDS = {
+    "year": "year", "yr": "year", "annum": "year", "annually": "year", "yearly": "year",
+    "month": "month", "mo": "month", "monthly": "month", "week": "week", "wk": "week",
+    "weekly": "week", "day": "day", "daily": "day", "hour": "hour", "hr": "hour",
+    "hourly": "hour",
+}  # fmt: skip
+_REMOTE = re.compile(r"\b(?:fully remote|remote[- ]first|100% remote|remote)\b", re.I)
+_NOT_REMOTE = re.compile(r"\b(?:hybrid|on[- ]?site|in[- ]office)\b", re.I)
+HEAD_TEXT_CHARS = 3000  # employment type and remote are stated near the top, not in the footer
+
+
+def extract_posting(page: str, url: str | None, company_hint: str | None) -> JobPosting:
+    """Read a job page into a :class:`JobPosting` with provenance."""
+    soup = BeautifulSoup(page, "lxml")
+    structured = jsonld.job_postings(soup)
+    posting = _from_page(soup, company_hint)
+    method, reliability = "page-heuristics", SourceReliability.LOW
+    if structured:
+        _apply_json_ld(posting, structured[0])
+        method, reliability = "json-ld", SourceReliability.HIGH
+    elif posting.title and (posting.requirements or posting.responsibilities):
+        reliability = SourceReliability.MEDIUM
+    posting.url = url
+    posting.company = posting.company or company_hint
+    posting.skills = _skills(posting, posting.skills)
+    posting.meta = ExtractionMeta(
+        method=method,
+        confidence_score=_confidence(posting, structured=bool(structured)),
+        source_reliability=reliability,
+    )
+    return posting
+
+
+def _from_page(soup: BeautifulSoup, company_hint: str | None) -> JobPosting:
+    """What the visible page says, without structured data."""
+    heading = soup.find("h1")
+    title = heading.get_text(" ", strip=True) if isinstance(heading, Tag) else None
+    page_title = _page_title(soup)
+    title = title or _meta(soup, "og:title") or (page_title[0] if page_title else None)
+    company = company_hint or _meta(soup, "og:site_name")
+    if company is None and page_title and len(page_title) > 1:
+        company = _CAREERS_WORDS.sub("", page_title[-1]).strip(" -|") or None
+    for element in soup.find_all(NOISE_TAGS):
+        element.decompose()
+    for element in soup.find_all(["footer", "aside"]):
+        element.decompose()
+    for element in soup.find_all("header"):
+        if isinstance(element, Tag) and element.find("h1") is None:
+            element.decompose()
+    main = soup.find("main") or soup.find(role="main") or soup.find("article")
+    container = main if isinstance(main, Tag) else (soup.body or soup)
+    blocks = [
+        block
+        for block in html_blocks(container)
+        if not (block.kind == "heading" and block.text == title)
+    ]
+    text = render(blocks)
+    head = text[:HEAD_TEXT_CHARS]
+    location = _location(head)
+    buckets = buckets_of(blocks)
+    return JobPosting(
+        title=title,
+        company=company,
+        location=location,
+        remote=_remote(location or "", head),
+        employment_type=_employment_type(head),
+        salary=salary_in(text),
+        description=text or _meta(soup, "description"),
+        responsibilities=buckets.responsibilities,
+        requirements=buckets.requirements,
+    )
+
+
+def _apply_json_ld(posting: JobPosting, data: dict[str, Any]) -> None:
+    """Overwrite the page's guesses with what the structured data states."""
+    posting.title = jsonld.text_of(data.get("title")) or posting.title
+    organization = data.get("hiringOrganization")
+    posting.company = jsonld.text_of(organization) or posting.company
+    posting.location = jsonld.location_of(data) or posting.location
+    remote = jsonld.is_remote(data)
+    posting.remote = remote if remote is not None else _remote(posting.location or "", "")
+    posting.employment_type = (
+        jsonld.employment_type_of(data.get("employmentType")) or posting.employment_type
+    )
+    posting.salary = jsonld.salary_of(data) or posting.salary
+    raw = jsonld.text_of(data.get("description")) or ""
+    if "&lt;" in raw or "&gt;" in raw:
+        raw = html.unescape(raw)  # double-encoded by the publisher's template
+    blocks = parse_fragment(raw) if raw else []
+    if blocks:
+        posting.description = render(blocks)
+        buckets = buckets_of(blocks)
+        posting.responsibilities = buckets.responsibilities or posting.responsibilities
+        posting.requirements = buckets.requirements or posting.requirements
+    posting.responsibilities = posting.responsibilities or _listed(data.get("responsibilities"))
+    posting.requirements = posting.requirements or [
+        *_listed(data.get("qualifications")),
+        *_listed(data.get("experienceRequirements")),
+        *_listed(data.get("educationRequirements")),
+    ]
+    posting.skills = jsonld.strings_of(data.get("skills"))
+
+
+def _listed(value: Any) -> list[str]:
+    """A schema.org text field that may hold HTML bullets, plain text or a list."""
+    if isinstance(value, list):
+        return [text for item in value for text in _listed(item)]
+    text = jsonld.text_of(value)
+    if not text:
+        return []
+    blocks: list[Block] = parse_fragment(html.unescape(text))
+    return [block.text for block in blocks if block.kind in ("bullet", "paragraph")]
+
+
+def _page_title(soup: BeautifulSoup) -> list[str] | None:
+    tag = soup.find("title")
+    if not isinstance(tag, Tag):
+        return None
+    text = tag.get_text(" ", strip=True)
+    parts = [part.strip() for part in _TITLE_SPLIT.split(text) if part.strip()]
+    return parts or None
+
+
+def _meta(soup: BeautifulSoup, name: str) -> str | None:
+    tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+    if not isinstance(tag, Tag):
+        return None
+    content = str(tag.get("content") or "").strip()
+    return content or None
+
+
+def _location(text: str) -> str | None:
+    match = _LOCATION_LABEL.search(text)
+    return " ".join(match.group(1).split()).strip(" .") if match else None
+
+
+def _remote(location: str, text: str) -> bool | None:
+    if _REMOTE.search(location):
+        return not _NOT_REMOTE.search(location)
+    if _NOT_REMOTE.search(location):
+        return False
+    if _REMOTE.search(text):
+        return True
+    return None
+
+
+def _employment_type(text: str) -> str | None:
+    return next((kind for kind, pattern in _EMPLOYMENT if pattern.search(text)), None)
+
+
+def salary_in(text: str) -> Salary | None:
+    """The first pay range in the text (``$140k-$170k``, ``€85,000 to €100,000 per year``)."""
+    match = _SALARY.search(text)
+    if match is None:
+        return None
+    low = _amount(match["low"], match["klow"] or match["khigh"])
+    high = _amount(match["high"], match["khigh"])
+    currency = _CURRENCY.get(match["cur"], match["cur"].upper())
+    word = (match["per"] or match["adverb"] or "").lower()
+    return Salary(min=low, max=high, currency=currency, period=_PERIOD_WORDS.get(word))
+
+
+def _amount(text: str, thousands: str | None) -> float:
+    digits = re.sub(r"[,.\s](?=\d{3}(?:\D|$))", "", text)
+    value = float(digits)
+    return value * 1000 if thousands else value
+
+
+def _skills(posting: JobPosting, stated: list[str]) -> list[str]:
+    """Catalog skills in the posting, requirements first, then skills it lists outright."""
+    catalog = default_catalog()
+    text = "\n".join(
+        [
+            posting.title or "",
+            *posting.requirements,
+            *posting.responsibilities,
+            posting.description or "",
+        ]
+    )
+    found = catalog.names_in(text)
+    for item in stated:
+        name = catalog.canonical(item) or item
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def completeness(posting: JobPostingContent) -> float:
+    """Share of the fields a useful posting has that were found (0 to 1), whoever read it."""
+    fields = [
+        bool(posting.title),
+        bool(posting.company),
+        bool(posting.location) or posting.remote is not None,
+        bool(posting.description),
+        bool(posting.requirements or posting.responsibilities),
+    ]
+    return sum(fields) / len(fields)
+
+
+def _confidence(posting: JobPosting, *, structured: bool) -> float:
+    """:func:`completeness` scaled into a band by the method: structured data starts higher."""
+    low, width = (0.6, 0.4) if structured else (0.2, 0.5)
+    return round(low + width * completeness(posting), 2)
+
+
+def page_text(page: str) -> str:
+    """The page's title and main content as text: what a model is given to read."""
+    soup = BeautifulSoup(page, "lxml")
+    posting = _from_page(soup, None)
+    return "\n\n".join(part for part in (posting.title, posting.description) if part)
