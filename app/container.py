@@ -8,11 +8,13 @@ from saq import Queue
 
 from app.auth import AuthService
 from app.db import Database
+from app.entities.service import EntityService
 from app.jobs.events import EventBus
 from app.jobs.service import JobService
 from app.jobs.worker import AppWorker
 from app.locks import Locks
 from app.settings import Settings
+from app.tasks.base import TaskServices
 
 
 @dataclass
@@ -24,4 +26,6 @@ class Container:
     locks: Locks
     jobs: JobService
     auth: AuthService
+    entities: EntityService
+    task_services: TaskServices
     workers: list[AppWorker] = field(default_factory=list)

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import AuthService
 from app.container import Container
+from app.entities.service import EntityService
 from app.errors import Unauthorized
 from app.jobs.service import JobService
 from app.models import User
@@ -23,6 +24,10 @@ def get_container(request: Request) -> Container:
 
 def get_jobs(request: Request) -> JobService:
     return get_container(request).jobs
+
+
+def get_entities(request: Request) -> EntityService:
+    return get_container(request).entities
 
 
 def get_auth(request: Request) -> AuthService:
@@ -42,5 +47,6 @@ async def current_user(
 
 
 Jobs = Annotated[JobService, Depends(get_jobs)]
+Entities = Annotated[EntityService, Depends(get_entities)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AppContainer = Annotated[Container, Depends(get_container)]

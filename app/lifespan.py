@@ -15,9 +15,13 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
+from app.ai import make_engine
 from app.auth import AuthService
 from app.container import Container
 from app.db import make_database
+from app.documents import Limits
+from app.entities.service import EntityService
+from app.fetch import Fetcher, parse_allow_hosts
 from app.jobs.events import InProcessBus
 from app.jobs.recovery import run_recovery
 from app.jobs.runner import JobRunner
@@ -27,6 +31,7 @@ from app.locks import InProcessLocks
 from app.logging import quiet_saq_control_flow
 from app.migrate import upgrade
 from app.settings import Mode, Settings
+from app.tasks.base import TaskServices
 from app.tasks.registry import TaskRegistry
 
 log = logging.getLogger("atspro.lifespan")
@@ -55,6 +60,8 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
             registry=TaskRegistry.load(settings.extra_tasks),
             settings=settings,
         )
+        ai = make_engine(settings.ai_config())
+        fetcher = Fetcher(allow_hosts=parse_allow_hosts(settings.fetch_allow_hosts))
         yield Container(
             settings=settings,
             db=db,
@@ -63,9 +70,19 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
             locks=InProcessLocks(),
             jobs=jobs,
             auth=AuthService(db),
+            entities=EntityService(db),
+            task_services=TaskServices(
+                db=db,
+                ai=ai,
+                fetcher=fetcher,
+                document_limits=Limits(max_upload_bytes=settings.max_upload_bytes),
+            ),
         )
     finally:
         with anyio.CancelScope(shield=True):
+            if "fetcher" in locals():
+                await fetcher.aclose()
+                await ai.aclose()
             for queue in queues.values():
                 await queue.disconnect()
             await db.close()
@@ -98,7 +115,9 @@ async def _start_workers(container: Container, tasks: anyio.abc.TaskGroup) -> No
     for name, queue in container.queues.items():
         if name not in settings.worker_queues:
             continue
-        runner = JobRunner(container.jobs, worker_id=worker_id(name))
+        runner = JobRunner(
+            container.jobs, worker_id=worker_id(name), services=container.task_services
+        )
         worker = AppWorker(name, queue, runner, concurrency=settings.concurrency(name))
         container.workers.append(worker)
         tasks.start_soon(worker.start)

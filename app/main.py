@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -10,13 +11,16 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import AppError, Unavailable
 from app.lifespan import lifespan
-from app.routes import health, jobs
+from app.routes import entities, health, job, jobs, optimize, parse
 from app.settings import Mode, Settings
 
 log = logging.getLogger("atspro.http")
+
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,11 +32,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        # Bodies past the upload limit are cut off while they stream in (413), before anything
+        # is spooled to disk; the parse route checks the file itself against the exact limit.
+        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
     )
     app.state.settings = settings
     app.include_router(health.router)
     if settings.mode is not Mode.WORKER:
-        app.include_router(jobs.router)
+        for module in (jobs, parse, job, optimize, entities):
+            app.include_router(module.router)
     _add_error_handlers(app)
     return app
 
@@ -66,6 +74,17 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_request: Request, error: AppError) -> JSONResponse:
         body = _problem(error.status_code, error.title, error.detail, **error.extra)
+        return JSONResponse(
+            body,
+            status_code=error.status_code,
+            headers=error.headers,
+            media_type="application/problem+json",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        title = HTTPStatus(error.status_code).phrase
+        body = _problem(error.status_code, title, str(error.detail))
         return JSONResponse(
             body,
             status_code=error.status_code,

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from app.ai.schemas import JobPosting, Optimization, Resume
 from app.errors import ErrorKind
 from app.jobs.status import JobStatus
 
@@ -74,3 +75,55 @@ class JobEventMessage(ApiModel):
 class Health(ApiModel):
     status: str
     checks: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResumeRead(ApiModel):
+    id: uuid.UUID
+    filename: str
+    created_at: datetime
+    resume: Resume = Field(validation_alias="data")
+
+
+class JobPostingRead(ApiModel):
+    id: uuid.UUID
+    url: str
+    created_at: datetime
+    job_posting: JobPosting = Field(validation_alias="data")
+
+
+class OptimizationRead(ApiModel):
+    id: uuid.UUID
+    resume_id: uuid.UUID | None
+    job_posting_id: uuid.UUID | None
+    score: int
+    created_at: datetime
+    optimization: Optimization = Field(validation_alias="data")
+
+
+class ResumePage(ApiModel):
+    items: list[ResumeRead]
+    next_cursor: str | None
+
+
+class JobPostingPage(ApiModel):
+    items: list[JobPostingRead]
+    next_cursor: str | None
+
+
+class OptimizationPage(ApiModel):
+    items: list[OptimizationRead]
+    next_cursor: str | None
+
+
+class JobExtractRequest(ApiInput):
+    """``PUT /api/job``."""
+
+    url: str = Field(min_length=1, max_length=2048)
+    company_name: str | None = Field(default=None, max_length=200)
+
+
+class OptimizeRequest(ApiInput):
+    """``PUT /api/optimize``: ``jobId`` is a job posting's id (the seed's name)."""
+
+    resume_id: uuid.UUID
+    job_id: uuid.UUID

@@ -10,10 +10,13 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from app.ai import AIConfig
 
 MIN_SECRET_LENGTH = 32
 WEAK_SECRETS = frozenset({"secret", "changeme", "change-me", "password", "development", "dev"})
@@ -79,6 +82,15 @@ class Settings(BaseSettings):
     sse_ping_s: float = Field(default=15.0, gt=0)
     sse_poll_s: float = Field(default=2.0, gt=0)
 
+    # --- operations (parse, extract, optimize) ----------------------------------------------------
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
+    ai_model: str | None = None
+    ai_timeout_s: float = Field(default=60.0, gt=0)
+    fetch_allow_hosts: str = ""  # host:port entries that may be fetched though not public
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    sync_timeout_s: float = Field(default=120.0, gt=0)  # ?async=false waits this long at most
+
     # --- security --------------------------------------------------------------------------------
     secret_key: str | None = None
 
@@ -131,6 +143,16 @@ class Settings(BaseSettings):
     @property
     def should_migrate_on_start(self) -> bool:
         return self.uses_sqlite_database if self.auto_migrate is None else self.auto_migrate
+
+    def ai_config(self) -> AIConfig:
+        from app.ai import AIConfig
+
+        return AIConfig(
+            api_key=self.openai_api_key,
+            base_url=self.openai_base_url,
+            model=self.ai_model,
+            timeout_s=self.ai_timeout_s,
+        )
 
     def concurrency(self, queue: str) -> int:
         return int(getattr(self, f"concurrency_{queue}"))

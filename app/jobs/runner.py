@@ -22,7 +22,7 @@ from app.errors import INTERNAL_USER_MESSAGE, ErrorKind, TaskError, UserError
 from app.jobs.service import JobService
 from app.jobs.store import JobRow
 from app.logging import bind
-from app.tasks.base import TaskContext
+from app.tasks.base import TaskContext, TaskServices
 
 log = logging.getLogger("atspro.jobs")
 
@@ -42,9 +42,12 @@ class WorkerDraining(Exception):
 
 
 class JobRunner:
-    def __init__(self, service: JobService, *, worker_id: str) -> None:
+    def __init__(
+        self, service: JobService, *, worker_id: str, services: TaskServices | None = None
+    ) -> None:
         self.service = service
         self.worker_id = worker_id
+        self.services = services
         self.draining = False
 
     def saq_functions(self) -> list[tuple[str, SaqFunction]]:
@@ -94,6 +97,7 @@ class JobRunner:
                 attempt=job.attempt,
                 deadline=deadline,
                 report=self._progress_sink(job, scope),
+                services=self.services,
             )
             # A plain asyncio task: SAQ is asyncio-only, and a task group would wrap the task's
             # own exceptions in an ExceptionGroup.

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+import anyio
 import pydantic
 from saq import Queue
 from saq.job import TERMINAL_STATUSES, Status
@@ -240,6 +241,20 @@ class JobService:
             store.remove(connection, job_id)
 
         await self.db.write(remove)
+
+    async def wait_until_finished(
+        self, user_id: uuid.UUID, job_id: uuid.UUID, timeout_s: float
+    ) -> JobRow:
+        """The job once it is terminal, or as it is when ``timeout_s`` runs out (for callers
+        of the deprecated synchronous API)."""
+        async with self.bus.subscribe(user_id) as subscription:
+            with anyio.move_on_after(timeout_s):
+                while True:
+                    job = await self.get(user_id, job_id)
+                    if JobStatus(job.status).is_terminal:
+                        return job
+                    await subscription.wait(self.settings.sse_poll_s)
+        return await self.get(user_id, job_id)
 
     async def events_after(
         self, user_id: uuid.UUID, after_id: int, job_id: uuid.UUID | None = None

@@ -11,12 +11,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection
+
+from app.ai import AIEngine
+from app.db import Database
+from app.documents import Limits
+from app.fetch import Fetcher
 
 Record = Row[Any]  # the job's row, as the task's record hook receives it
 In = TypeVar("In", bound=BaseModel)
@@ -25,6 +30,16 @@ Out = TypeVar("Out", bound=BaseModel)
 
 # Where a task's progress goes: the job service, fenced by attempt.
 ProgressSink = Callable[[int, str | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TaskServices:
+    """The outside systems tasks use, built once by the lifespan (one seam each)."""
+
+    db: Database
+    ai: AIEngine
+    fetcher: Fetcher
+    document_limits: Limits
 
 
 @dataclass
@@ -36,7 +51,14 @@ class TaskContext:
     attempt: int
     deadline: float  # time.monotonic() value
     report: ProgressSink
-    services: dict[str, Any] = field(default_factory=dict)
+    services: TaskServices | None = None
+
+    @property
+    def use(self) -> TaskServices:
+        """The services; a task that needs them fails loudly when run without."""
+        if self.services is None:
+            raise RuntimeError("this task needs TaskServices, and none were given")
+        return self.services
 
     async def progress(self, percent: int, message: str | None = None) -> None:
         """Report ``percent`` (0-100) and the current step; raises if the job was cancelled."""

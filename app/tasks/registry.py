@@ -7,10 +7,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from app.errors import Invalid
-from app.tasks import diagnostic
+from app.tasks import diagnostic, job_posting, optimize, resume
 from app.tasks.base import TaskSpec
 
-BUILTIN: tuple[TaskSpec[Any, Any], ...] = (diagnostic.SPEC,)
+BUILTIN: tuple[TaskSpec[Any, Any], ...] = (
+    diagnostic.SPEC,
+    resume.SPEC,
+    job_posting.SPEC,
+    optimize.SPEC,
+)
 
 
 class TaskRegistry:

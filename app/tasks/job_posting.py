@@ -1,0 +1,73 @@
+"""``job.extract``: a job posting URL becomes a structured JobPosting.
+
+The page is fetched through the SSRF-safe fetcher (public addresses only, checked at every
+redirect), then read by the AI engine: JSON-LD first, page heuristics, the model for the gaps.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from pydantic import Field, HttpUrl
+from sqlalchemy.engine import Connection
+
+from app.ai.schemas import CamelModel, JobPosting
+from app.db import utcnow
+from app.entities import store as entities
+from app.jobs.store import link_entity
+from app.tasks.base import Record, TaskContext, TaskSpec
+from app.tasks.outputs import OperationOutput, new_id, provenance
+
+JOB_TYPE = "job.extract"
+
+
+class JobExtractionInput(CamelModel):
+    url: HttpUrl
+    company_name: str | None = Field(default=None, max_length=200)
+
+
+class JobExtractionOutput(OperationOutput):
+    job_posting_id: uuid.UUID
+    job_posting: JobPosting
+
+
+async def extract_job(ctx: TaskContext, data: JobExtractionInput) -> JobExtractionOutput:
+    started = time.monotonic()
+    services = ctx.use
+    await ctx.progress(5, "Fetching the page")
+    page = await services.fetcher.fetch(str(data.url))
+    await ctx.progress(50, "Reading the posting")
+    posting = await services.ai.extract_job(page.text, page.url, data.company_name)
+    await ctx.progress(95, "Saving the posting")
+    return JobExtractionOutput(
+        job_posting_id=new_id(), job_posting=posting, **provenance(posting.meta, started)
+    )
+
+
+def record(connection: Connection, job: Record, output: JobExtractionOutput) -> None:
+    now = utcnow()
+    entities.add(
+        connection,
+        entities.postings,
+        {
+            "id": output.job_posting_id,
+            "user_id": job.user_id,
+            "url": output.job_posting.url or job.input_data["url"],
+            "data": output.job_posting.model_dump(mode="json", by_alias=True),
+            "created_at": now,
+        },
+    )
+    link_entity(connection, job.id, "jobPosting", output.job_posting_id, now)
+
+
+SPEC = TaskSpec(
+    name=JOB_TYPE,
+    input_model=JobExtractionInput,
+    output_model=JobExtractionOutput,
+    run=extract_job,
+    timeout_s=180.0,
+    dedupe=lambda data: f"url:{data.url}",
+    record=record,
+    description="Extract a job posting from a URL.",
+)
