@@ -49,6 +49,10 @@ class JobRead(ApiModel):
     retry_count: int
     max_retries: int
     attempt: int
+    links: dict[str, str] = Field(
+        default_factory=dict,
+        description='What the job made, e.g. {"resume": "/api/resumes/<id>"}',
+    )
 
 
 class JobSubmit(ApiInput):

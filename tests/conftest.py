@@ -17,6 +17,7 @@ import uvicorn
 
 from app.main import create_app
 from app.settings import Settings
+from tests.fixtures.openai_server import refuse_non_loopback
 
 REDIS_URL = os.environ.get("ATSPRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("ATSPRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -38,6 +39,16 @@ FAST = {
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def no_real_ai_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches a real AI provider: the developer's keys are out of the environment (and
+    so out of every process a test starts), and names other than loopback do not resolve."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "ATSPRO_AI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
+    refuse_non_loopback(monkeypatch)
 
 
 def free_port() -> int:

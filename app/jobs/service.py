@@ -179,6 +179,12 @@ class JobService:
             raise NotFound(f"job {job_id} not found")
         return job
 
+    async def entity_links(
+        self, job_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[tuple[str, uuid.UUID]]]:
+        """What each job made (for jobs the caller already owns)."""
+        return await self.db.read(lambda c: store.entity_links(c, job_ids))
+
     async def list(
         self, user_id: uuid.UUID, *, limit: int = 50, **filters: Any
     ) -> tuple[Sequence[JobRow], str | None]:

@@ -212,6 +212,21 @@ def link_entity(
     )
 
 
+def entity_links(
+    connection: Connection, job_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, uuid.UUID]]]:
+    """What each job made: (entity type, entity id) pairs from job_entity_associations."""
+    if not job_ids:
+        return {}
+    query = select(
+        associations.c.job_id, associations.c.entity_type, associations.c.entity_id
+    ).where(associations.c.job_id.in_(list(job_ids)))
+    links: dict[uuid.UUID, list[tuple[str, uuid.UUID]]] = {}
+    for job_id, entity_type, entity_id in connection.execute(query):
+        links.setdefault(job_id, []).append((entity_type, entity_id))
+    return links
+
+
 def get(connection: Connection, job_id: uuid.UUID) -> JobRow | None:
     return connection.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
 

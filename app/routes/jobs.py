@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,8 +22,30 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 
 
+ENTITY_PATHS = {
+    "resume": "/api/resumes/{}",
+    "jobPosting": "/api/job-postings/{}",
+    "optimization": "/api/optimizations/{}",
+}
+
+
 def read(job: JobRow) -> JobRead:
     return JobRead.model_validate(job)
+
+
+async def read_with_links(jobs: Jobs, rows: Sequence[JobRow]) -> list[JobRead]:
+    """Jobs as the API shows them, each with links to what it made."""
+    made = await jobs.entity_links([row.id for row in rows])
+    result = []
+    for row in rows:
+        job = read(row)
+        job.links = {
+            kind: ENTITY_PATHS[kind].format(entity_id)
+            for kind, entity_id in made.get(row.id, [])
+            if kind in ENTITY_PATHS
+        }
+        result.append(job)
+    return result
 
 
 IdempotencyKey = Annotated[
@@ -72,7 +94,7 @@ async def list_jobs(
         cursor=cursor,
         limit=limit,
     )
-    return JobPage(items=[read(job) for job in items], next_cursor=next_cursor)
+    return JobPage(items=await read_with_links(jobs, items), next_cursor=next_cursor)
 
 
 @router.get("/events", response_class=EventSourceResponse)
@@ -150,7 +172,8 @@ def _message(event_id: int, event_type: str, job: object) -> ServerSentEvent:
 
 @router.get("/{job_id}", response_model=JobRead)
 async def get_job(job_id: uuid.UUID, jobs: Jobs, user: CurrentUser) -> JobRead:
-    return read(await jobs.get(user.id, job_id))
+    [job] = await read_with_links(jobs, [await jobs.get(user.id, job_id)])
+    return job
 
 
 @router.post("/{job_id}/cancel", response_model=JobRead)

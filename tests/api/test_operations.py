@@ -23,6 +23,7 @@ from app.settings import Settings
 from tests.conftest import LiveApp, free_port
 from tests.fixtures.ai_samples import JSONLD_POSTING, PDF_TEXT_RESUME, PLAIN_RESUME
 from tests.fixtures.documents import resume_pdf
+from tests.fixtures.openai_server import running_fake_openai
 
 TERMINAL = {"completed", "failed", "cancelled"}
 
@@ -93,6 +94,7 @@ async def test_parse_extract_optimize_end_to_end(live_ops: tuple[LiveApp, str]) 
         parsed = await finished(client, upload.json()["id"])
         assert parsed["status"] == "completed", parsed
         resume_id = parsed["resultData"]["resumeId"]
+        assert parsed["links"] == {"resume": f"/api/resumes/{resume_id}"}
         assert parsed["resultData"]["processingTime"] >= 0
         resume = (await client.get(f"/api/resumes/{resume_id}")).json()
         assert resume["filename"] == "resume.pdf"
@@ -114,6 +116,7 @@ async def test_parse_extract_optimize_end_to_end(live_ops: tuple[LiveApp, str]) 
         optimized = await finished(client, optimize.json()["id"])
         assert optimized["status"] == "completed", optimized
         optimization_id = optimized["resultData"]["optimizationId"]
+        assert optimized["links"] == {"optimization": f"/api/optimizations/{optimization_id}"}
         result = (await client.get(f"/api/optimizations/{optimization_id}")).json()
         assert 0 <= result["score"] <= 100
         assert result["optimization"]["scoreBefore"] <= result["score"]
@@ -238,3 +241,27 @@ async def test_entities_are_private(live_ops: tuple[LiveApp, str]) -> None:
         assert (await owner.get(f"/api/resumes/{resume_id}")).status_code == 200
         assert (await owner.delete(f"/api/resumes/{resume_id}")).status_code == 204
         assert (await owner.get(f"/api/resumes/{resume_id}")).status_code == 404
+
+
+async def test_with_an_ai_endpoint_parsing_goes_through_the_agents_sdk(
+    make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
+) -> None:
+    """With OPENAI_BASE_URL and a model set, a parse job asks the endpoint and says so."""
+    with running_fake_openai() as fake:
+        settings = make_settings(
+            openai_base_url=fake.base_url,
+            openai_api_key="sk-test-not-a-real-key-0000",
+            ai_model="local-test-model",
+        )
+        async for live in serve(settings):
+            async with await live.user("agents@example.com") as client:
+                upload = await client.put(
+                    "/api/parse",
+                    files={"file": ("resume.txt", PLAIN_RESUME.encode(), "text/plain")},
+                )
+                job = await finished(client, upload.json()["id"])
+    assert job["status"] == "completed", job
+    assert job["resultData"]["resume"]["meta"]["engine"] == "agents"
+    assert fake.requests, "the endpoint was never called"
+    assert fake.requests[0].body["model"] == "local-test-model"
+    assert "sk-test-not-a-real-key-0000" not in str(job)
