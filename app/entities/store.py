@@ -10,7 +10,8 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, and_, delete, insert, or_, select
 from sqlalchemy.engine import Connection
 
-from app.jobs.store import decode_cursor, encode_cursor
+from app.db import utcnow
+from app.jobs.store import decode_cursor, encode_cursor, link_entity
 from app.models import JobPostingEntity, OptimizationEntity, ResumeEntity, Upload
 
 resumes = cast(Table, ResumeEntity.__table__)
@@ -23,6 +24,20 @@ EntityRow = Row[Any]
 
 def add(connection: Connection, table: Table, values: dict[str, Any]) -> None:
     connection.execute(insert(table).values(**values))
+
+
+def keep(
+    connection: Connection,
+    table: Table,
+    kind: str,
+    job: Row[Any],
+    entity_id: Any,
+    values: dict[str, Any],
+) -> None:
+    """Store what ``job`` made in ``table`` (owned by the job's user) and link it to the job."""
+    now = utcnow()
+    add(connection, table, {"id": entity_id, "user_id": job.user_id, "created_at": now, **values})
+    link_entity(connection, job.id, kind, entity_id, now)
 
 
 def owned(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.deps import CurrentUser, Jobs
-from app.routes.submission import AsyncFlag, answer
+from app.deps import Jobs, Submitter
+from app.routes.submission import AsyncFlag, IdempotencyKey, answer
 from app.schemas import JobExtractRequest, JobRead
 from app.tasks import job_posting
 
@@ -20,9 +18,9 @@ async def extract(
     body: JobExtractRequest,
     request: Request,
     jobs: Jobs,
-    user: CurrentUser,
+    user: Submitter,
     async_: AsyncFlag = True,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     job = await jobs.submit(
         user.id,

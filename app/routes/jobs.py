@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, status
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.deps import CurrentUser, Jobs
+from app.deps import CurrentUser, Jobs, Submitter
 from app.errors import Invalid
 from app.jobs.status import JobStatus
 from app.jobs.store import JobRow
+from app.routes.submission import IdempotencyKey
 from app.schemas import JobPage, JobRead, JobSubmit
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -48,19 +49,9 @@ async def read_with_links(jobs: Jobs, rows: Sequence[JobRow]) -> list[JobRead]:
     return result
 
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="A repeat within 24 h returns the same job instead of a new one",
-    ),
-]
-
-
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead)
 async def submit_job(
-    body: JobSubmit, jobs: Jobs, user: CurrentUser, idempotency_key: IdempotencyKey = None
+    body: JobSubmit, jobs: Jobs, user: Submitter, idempotency_key: IdempotencyKey = None
 ) -> JobRead:
     job = await jobs.submit(
         user.id,
@@ -182,7 +173,7 @@ async def cancel_job(job_id: uuid.UUID, jobs: Jobs, user: CurrentUser) -> JobRea
 
 
 @router.post("/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead)
-async def retry_job(job_id: uuid.UUID, jobs: Jobs, user: CurrentUser) -> JobRead:
+async def retry_job(job_id: uuid.UUID, jobs: Jobs, user: Submitter) -> JobRead:
     return read(await jobs.retry(user.id, job_id))
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.deps import CurrentUser, Entities, Jobs
+from app.deps import Entities, Jobs, Submitter
 from app.entities.service import EntityKind
-from app.routes.submission import AsyncFlag, answer
+from app.routes.submission import AsyncFlag, IdempotencyKey, answer
 from app.schemas import JobRead, OptimizeRequest
 from app.tasks import optimize
 
@@ -22,9 +20,9 @@ async def optimize_resume(
     request: Request,
     jobs: Jobs,
     entities: Entities,
-    user: CurrentUser,
+    user: Submitter,
     async_: AsyncFlag = True,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     # Both must be the caller's, now: a 404 here beats a job that fails later.
     await entities.get(EntityKind.RESUME, user.id, body.resume_id)

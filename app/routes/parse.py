@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 
-from app.deps import CurrentUser, Entities, Jobs
+from app.deps import Entities, Jobs, Submitter
 from app.documents import detect_type
 from app.errors import Invalid, TooLarge, UserError
-from app.routes.submission import AsyncFlag, answer
+from app.routes.submission import AsyncFlag, IdempotencyKey, answer
 from app.schemas import JobRead
 from app.tasks import resume
 
@@ -25,9 +25,9 @@ async def parse(
     file: Annotated[UploadFile, File(description="PDF, DOCX, TXT or MD")],
     jobs: Jobs,
     entities: Entities,
-    user: CurrentUser,
+    user: Submitter,
     async_: AsyncFlag = True,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     settings = request.app.state.container.settings
     limit = settings.max_upload_bytes

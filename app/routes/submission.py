@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Header, Query
 from fastapi.responses import JSONResponse
 
 from app.jobs.service import JobService
@@ -22,6 +22,15 @@ AsyncFlag = Annotated[
     Query(
         alias="async",
         description="false: wait for the result (deprecated; answers with a Deprecation header)",
+    ),
+]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="A repeat within 24 h returns the same job instead of a new one",
     ),
 ]
 

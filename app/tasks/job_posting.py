@@ -13,9 +13,7 @@ from pydantic import Field, HttpUrl
 from sqlalchemy.engine import Connection
 
 from app.ai.schemas import CamelModel, JobPosting
-from app.db import utcnow
 from app.entities import store as entities
-from app.jobs.store import link_entity
 from app.tasks.base import Record, TaskContext, TaskSpec
 from app.tasks.outputs import OperationOutput, new_id, provenance
 
@@ -46,19 +44,17 @@ async def extract_job(ctx: TaskContext, data: JobExtractionInput) -> JobExtracti
 
 
 def record(connection: Connection, job: Record, output: JobExtractionOutput) -> None:
-    now = utcnow()
-    entities.add(
+    entities.keep(
         connection,
         entities.postings,
+        "jobPosting",
+        job,
+        output.job_posting_id,
         {
-            "id": output.job_posting_id,
-            "user_id": job.user_id,
             "url": output.job_posting.url or job.input_data["url"],
             "data": output.job_posting.model_dump(mode="json", by_alias=True),
-            "created_at": now,
         },
     )
-    link_entity(connection, job.id, "jobPosting", output.job_posting_id, now)
 
 
 SPEC = TaskSpec(

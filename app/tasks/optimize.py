@@ -12,11 +12,9 @@ import uuid
 from sqlalchemy.engine import Connection
 
 from app.ai.schemas import CamelModel, JobPosting, Optimization, Resume
-from app.db import utcnow
 from app.entities import store as entities
 from app.entities.store import EntityRow
 from app.errors import UserError
-from app.jobs.store import link_entity
 from app.tasks.base import Record, TaskContext, TaskSpec
 from app.tasks.outputs import OperationOutput, new_id, provenance
 
@@ -67,21 +65,19 @@ async def optimize_resume(ctx: TaskContext, data: OptimizeInput) -> OptimizeOutp
 
 
 def record(connection: Connection, job: Record, output: OptimizeOutput) -> None:
-    now = utcnow()
-    entities.add(
+    entities.keep(
         connection,
         entities.optimizations,
+        "optimization",
+        job,
+        output.optimization_id,
         {
-            "id": output.optimization_id,
-            "user_id": job.user_id,
             "resume_id": output.optimization.resume_id,
             "job_posting_id": output.optimization.job_posting_id,
             "score": output.score,
             "data": output.optimization.model_dump(mode="json", by_alias=True),
-            "created_at": now,
         },
     )
-    link_entity(connection, job.id, "optimization", output.optimization_id, now)
 
 
 SPEC = TaskSpec(

@@ -13,11 +13,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from app.ai.schemas import CamelModel, Resume
-from app.db import utcnow
 from app.documents import extract_text
 from app.entities import store as entities
 from app.errors import UserError
-from app.jobs.store import link_entity
 from app.tasks.base import Record, TaskContext, TaskSpec
 from app.tasks.outputs import OperationOutput, new_id, provenance
 
@@ -61,20 +59,18 @@ async def parse_resume(ctx: TaskContext, data: ResumeParseInput) -> ResumeParseO
 def record(connection: Connection, job: Record, output: ResumeParseOutput) -> None:
     """Store the resume, link it to the job, and drop the upload it came from."""
     upload_id = uuid.UUID(str(job.input_data["uploadId"]))
-    now = utcnow()
-    entities.add(
+    entities.keep(
         connection,
         entities.resumes,
+        "resume",
+        job,
+        output.resume_id,
         {
-            "id": output.resume_id,
-            "user_id": job.user_id,
             "filename": job.input_data["filename"],
             "sha256": job.input_data["sha256"],
             "data": output.resume.model_dump(mode="json", by_alias=True),
-            "created_at": now,
         },
     )
-    link_entity(connection, job.id, "resume", output.resume_id, now)
     connection.execute(delete(entities.uploads).where(entities.uploads.c.id == upload_id))
 
 
