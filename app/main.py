@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -13,14 +15,26 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.deps import close_built_services
 from app.errors import AppError, Unavailable
 from app.lifespan import lifespan
-from app.routes import entities, health, job, jobs, optimize, parse
+from app.routes import auth, entities, health, job, jobs, optimize, parse
+from app.security import CsrfGuard, RevokedStreamCloser, SecurityHeaders
 from app.settings import Mode, Settings
 
 log = logging.getLogger("atspro.http")
 
 MULTIPART_OVERHEAD = 64 * 1024
+DOCS_PATH = "/api/docs"
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async with lifespan(app):
+        try:
+            yield
+        finally:
+            await close_built_services(app)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,8 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="ATSPro Jobs",
         version="0.1.0",
-        lifespan=lifespan,
-        docs_url="/api/docs",
+        lifespan=_lifespan,
+        docs_url=DOCS_PATH,
         openapi_url="/api/openapi.json",
         redoc_url=None,
         # Bodies past the upload limit are cut off while they stream in (413), before anything
@@ -39,9 +53,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(health.router)
     if settings.mode is not Mode.WORKER:
-        for module in (jobs, parse, job, optimize, entities):
+        for module in (auth, jobs, parse, job, optimize, entities):
             app.include_router(module.router)
     _add_error_handlers(app)
+    # The last added runs first: headers go on every answer, the CSRF refusal included.
+    app.add_middleware(RevokedStreamCloser, every_s=settings.session_recheck_s)
+    app.add_middleware(CsrfGuard, trusted_origins=settings.trusted_origins)
+    app.add_middleware(SecurityHeaders, https=settings.session_cookie_secure, docs_path=DOCS_PATH)
     return app
 
 

@@ -51,6 +51,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Argon2id (app/passwords.py); None for users made by the CLI until they set one.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
 
 
 class ApiToken(Base):
@@ -66,6 +68,20 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class UserSession(Base):
+    """A browser session. The cookie holds a random id; only its SHA-256 is stored, so a copy of
+    the database signs nobody in. Idle and absolute expiry are checked against the timestamps."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(owner_key(), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
 
 

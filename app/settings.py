@@ -94,11 +94,37 @@ class Settings(BaseSettings):
     # --- security --------------------------------------------------------------------------------
     secret_key: str | None = None
 
+    # --- accounts --------------------------------------------------------------------------------
+    allow_signup: bool = True
+    session_idle_s: float = Field(default=24 * 3600.0, gt=0)  # unused this long: signed out
+    session_max_age_s: float = Field(default=7 * 24 * 3600.0, gt=0)  # from sign-in, however used
+    session_recheck_s: float = Field(default=5.0, gt=0)  # an open SSE stream re-checks its sign-in
+    # Origins besides the app's own that may send cookie-authenticated writes (a dev server).
+    trusted_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rate_limit_login: str = "10/minute;100/day"  # per account (`limits` notation; `off`)
+    rate_limit_login_ip: str = "30/minute;1000/day"  # per client address, sign-ups included
+    rate_limit_submit: str = "60/minute"  # job submissions per user
+
     @field_validator("extra_tasks", "worker_queues", mode="before")
     @classmethod
     def _split_tasks(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit_login", "rate_limit_login_ip", "rate_limit_submit")
+    @classmethod
+    def _parse_rate_limit(cls, value: str) -> str:
+        from app.ratelimit import parse_limits
+
+        parse_limits(value)  # raises ValueError naming the problem
         return value
 
     @field_validator("secret_key")
@@ -153,6 +179,15 @@ class Settings(BaseSettings):
             model=self.ai_model,
             timeout_s=self.ai_timeout_s,
         )
+
+    @property
+    def session_cookie_name(self) -> str:
+        """``__Host-`` pins the cookie to this host over HTTPS; development runs on plain http."""
+        return "atspro_session" if self.env == "development" else "__Host-atspro_session"
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        return self.env != "development"
 
     def concurrency(self, queue: str) -> int:
         return int(getattr(self, f"concurrency_{queue}"))
