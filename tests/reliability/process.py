@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -120,9 +120,15 @@ class Api:
         return dict(response.json())
 
     def wait_for(self, job_id: str, statuses: set[str], timeout: float = 60) -> dict[str, Any]:
+        return self.wait_until(job_id, lambda job: job["status"] in statuses, timeout)
+
+    def wait_until(
+        self, job_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = 60
+    ) -> dict[str, Any]:
+        """The job once ``done(job)`` holds, or as it is when ``timeout`` runs out."""
         deadline = time.monotonic() + timeout
         while True:
             job = self.job(job_id)
-            if job["status"] in statuses or time.monotonic() > deadline:
+            if done(job) or time.monotonic() > deadline:
                 return job
             time.sleep(0.05)
