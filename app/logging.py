@@ -89,5 +89,5 @@ def configure_logging(level: str = "info") -> None:
 
 def quiet_saq_control_flow() -> None:
     logging.getLogger("saq").addFilter(
-        ExpectedControlFlow("JobRetry", "JobFailed", "WorkerDraining")
+        ExpectedControlFlow("JobRetry", "JobFailed", "JobDeferred", "WorkerDraining")
     )

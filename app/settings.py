@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/minute;100/day"  # per account (`limits` notation; `off`)
     rate_limit_login_ip: str = "30/minute;1000/day"  # per client address, sign-ups included
     rate_limit_submit: str = "60/minute"  # job submissions per user
+    # Fair share: at most this many of one user's jobs run at once (0 = no cap); the rest wait
+    # without holding a worker slot, so one user's flood cannot hold every worker.
+    max_running_per_user: int = Field(default=0, ge=0)
 
     @field_validator("extra_tasks", "worker_queues", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 
 from app.errors import INTERNAL_USER_MESSAGE, ErrorKind, TaskError, UserError
-from app.jobs.service import JobService
+from app.jobs.service import Deferred, JobService
 from app.jobs.store import JobRow
 from app.logging import bind
 from app.tasks.base import TaskContext, TaskServices
@@ -35,6 +35,10 @@ class JobRetry(Exception):
 
 class JobFailed(Exception):
     """Tells SAQ the job failed for good (its failed state mirrors our dead-letter rows)."""
+
+
+class JobDeferred(Exception):
+    """Tells SAQ to offer the job again later: its user is at the running cap."""
 
 
 class WorkerDraining(Exception):
@@ -60,6 +64,11 @@ class JobRunner:
         job = await self.service.start(uuid.UUID(job_id), worker_id=self.worker_id)
         if job is None:
             return None  # cancelled, finished, or running elsewhere: nothing to do
+        if isinstance(job, Deferred):
+            saq_job.retries += 1  # waiting for a slot is not an attempt
+            saq_job.retry_delay = job.delay_s
+            saq_job.retry_backoff = False
+            raise JobDeferred(job_id)
         with bind(
             job_id=job_id, job_type=job.job_type, user_id=str(job.user_id), attempt=job.attempt
         ):

@@ -14,6 +14,7 @@ import math
 import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -51,6 +52,14 @@ QUEUE_NAMES = ("high", "default", "low")
 SAQ_ATTEMPTS = 1000
 SAQ_RESULT_TTL_S = 3600
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+FAIR_SHARE_DELAY_S = 1.0  # a job over its user's running cap looks again after about this long
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The job may not start yet (its user is at the running cap): try again after a delay."""
+
+    delay_s: float
 
 
 def queue_for(priority: int) -> str:
@@ -275,9 +284,9 @@ class JobService:
 
     # --- workers' operations (fenced by attempt) ---------------------------------------------
 
-    async def start(self, job_id: uuid.UUID, *, worker_id: str) -> JobRow | None:
+    async def start(self, job_id: uuid.UUID, *, worker_id: str) -> JobRow | Deferred | None:
         """Claim the job for a new attempt; None if it must not run (cancelled, done, or
-        running elsewhere with a live lease)."""
+        running elsewhere with a live lease); Deferred if its user is at the running cap."""
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.lease_s)
         values = {
@@ -291,7 +300,11 @@ class JobService:
             "run_after": None,
         }
 
-        def claim(connection: Connection) -> JobRow | None:
+        def claim(connection: Connection) -> JobRow | Deferred | None:
+            deferred = self._over_running_cap(connection, job_id, now)
+            if deferred is not None:
+                return deferred
+
             def start() -> JobRow | None:
                 return store.change(
                     connection,
@@ -312,10 +325,38 @@ class JobService:
             return start()
 
         job = await self.db.write(claim)
-        if job is None:
-            return None
+        if job is None or isinstance(job, Deferred):
+            return job
         await self.bus.publish({job.user_id})
         return job if job.status == JobStatus.RUNNING.value else None
+
+    def _over_running_cap(
+        self, connection: Connection, job_id: uuid.UUID, now: datetime
+    ) -> Deferred | None:
+        """Fair share: a pending job whose user already runs ``max_running_per_user`` jobs
+        waits (no attempt spent), so one user's flood cannot hold every worker. Atomic on
+        SQLite (one writer); on PostgreSQL two workers may both take the last slot."""
+        cap = self.settings.max_running_per_user
+        if not cap:
+            return None
+        job = store.get(connection, job_id)
+        if job is None or job.status != JobStatus.PENDING.value:
+            return None
+        if store.running_count(connection, job.user_id) < cap:
+            return None
+        delay = FAIR_SHARE_DELAY_S * random.uniform(1.0, 1.5)  # noqa: S311 (jitter)
+        store.change(
+            connection,
+            job_id,
+            sources={JobStatus.PENDING},
+            values={
+                "progress_message": f"Waiting: {cap} of your jobs are already running",
+                "run_after": now + timedelta(seconds=delay),
+            },
+            event_type=None,
+            now=now,
+        )
+        return Deferred(delay)
 
     async def progress(
         self, job_id: uuid.UUID, attempt: int, percent: int, message: str | None, *, now_s: float
@@ -440,7 +481,8 @@ class JobService:
 
     async def reconcile(self, older_than_s: float = 10.0) -> int:
         """Enqueue pending jobs that their queue does not hold (lost between commit and enqueue,
-        or a queue that lost its data)."""
+        or a queue that lost its data), or holds as claimed by a worker that never started them
+        (it died between the claim and its first write, which are milliseconds apart)."""
         before = self.clock() - timedelta(seconds=older_than_s)
         after_id: uuid.UUID | None = None
         fixed = 0
@@ -459,6 +501,8 @@ class JobService:
                 for job, saq_job in zip(waiting, held, strict=True):
                     if saq_job is None or saq_job.status in TERMINAL_STATUSES:
                         fixed += int(await self.enqueue(job))
+                    elif saq_job.status in (Status.ACTIVE, Status.ABORTING):
+                        fixed += int(await self.enqueue(job, replace_active=True))
 
     async def enqueue(self, job: JobRow, *, replace_active: bool = False) -> bool:
         """Put the job on its queue, keyed by its id (so enqueueing twice is harmless).

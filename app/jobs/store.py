@@ -227,6 +227,13 @@ def entity_links(
     return links
 
 
+def running_count(connection: Connection, user_id: uuid.UUID) -> int:
+    query = select(func.count()).where(
+        jobs.c.user_id == user_id, jobs.c.status == JobStatus.RUNNING.value
+    )
+    return int(connection.execute(query).scalar_one())
+
+
 def get(connection: Connection, job_id: uuid.UUID) -> JobRow | None:
     return connection.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
 
