@@ -10,8 +10,11 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from app.errors import AppError
 from app.settings import ConfigError, Mode, Settings
+from app.topology import check_topology
 
 if TYPE_CHECKING:
     from app.container import Container
@@ -20,19 +23,25 @@ GRACEFUL_HTTP_SHUTDOWN_S = 5
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = make_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except ConfigError as error:
         print(f"atspro: configuration error: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # a setting with a bad value: say which, no traceback
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors(include_url=False)
+        )
+        print(f"atspro: configuration error: {problems}", file=sys.stderr)
         return 2
     except AppError as error:
         print(f"atspro: {error.detail}", file=sys.stderr)
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atspro", description="ATSPro background jobs")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -108,7 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(**overrides)
     if args.port:
         settings.port = args.port
-    settings.check_topology()
+    check_topology(settings)  # refuses before uvicorn starts; the lifespan logs the warnings
     return _run_uvicorn(settings, settings.port)
 
 
@@ -119,7 +128,7 @@ def _worker(args: argparse.Namespace) -> int:
     if args.concurrency:
         for queue in ("high", "default", "low"):
             setattr(settings, f"concurrency_{queue}", args.concurrency)
-    settings.check_topology()
+    check_topology(settings)
     return _run_uvicorn(settings, args.port or settings.worker_port)
 
 

@@ -1,6 +1,7 @@
 """The composition root: builds every long-lived object and runs the workers.
 
-Start: migrate (SQLite), database, queues, event bus, locks, services; then, unless this is a
+Start: check the topology, migrate (SQLite), database, queues, event bus (Redis pub/sub when
+``REDIS_URL`` is set, listening in the background), locks, services; then, unless this is a
 web-only process, one SAQ worker per queue and the recovery loop, all in one anyio task group on
 the HTTP event loop. Stop: open SSE streams end, workers drain (running jobs get the grace period,
 the rest go back to the queue without spending a retry), then connections close.
@@ -8,6 +9,7 @@ the rest go back to the queue without spending a retry), then connections close.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,17 +24,18 @@ from app.db import make_database
 from app.documents import Limits
 from app.entities.service import EntityService
 from app.fetch import Fetcher, parse_allow_hosts
-from app.jobs.events import InProcessBus
+from app.jobs.events import make_bus
 from app.jobs.recovery import run_recovery
 from app.jobs.runner import JobRunner
 from app.jobs.service import QUEUE_NAMES, JobService
 from app.jobs.worker import AppWorker, worker_id
-from app.locks import InProcessLocks
+from app.locks import make_locks
 from app.logging import quiet_saq_control_flow
 from app.migrate import upgrade
 from app.settings import Mode, Settings
 from app.tasks.base import TaskServices
 from app.tasks.registry import TaskRegistry
+from app.topology import check_topology
 
 log = logging.getLogger("atspro.lifespan")
 
@@ -40,7 +43,6 @@ log = logging.getLogger("atspro.lifespan")
 @asynccontextmanager
 async def build(settings: Settings) -> AsyncIterator[Container]:
     """Everything a process needs, without workers (also used by the CLI)."""
-    settings.check_topology()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.resolved_secret_key()
     if settings.should_migrate_on_start:
@@ -49,7 +51,8 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
 
     db = make_database(settings.resolved_database_url)
     queues = {name: make_queue(settings.resolved_queue_url, name) for name in QUEUE_NAMES}
-    bus = InProcessBus()
+    bus = make_bus(settings.redis_url)
+    locks = make_locks(settings.redis_url, ttl_s=settings.lease_s)
     try:
         for queue in queues.values():
             await queue.connect()
@@ -62,22 +65,30 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
         )
         ai = make_engine(settings.ai_config())
         fetcher = Fetcher(allow_hosts=parse_allow_hosts(settings.fetch_allow_hosts))
-        yield Container(
-            settings=settings,
-            db=db,
-            queues=queues,
-            bus=bus,
-            locks=InProcessLocks(),
-            jobs=jobs,
-            auth=AuthService(db),
-            entities=EntityService(db),
-            task_services=TaskServices(
+        # A plain asyncio task, not a task group: an error in the caller's block (a CLI command's
+        # AppError, say) must come out as itself, not wrapped in an ExceptionGroup.
+        listener = asyncio.create_task(bus.run(), name="events")
+        try:
+            yield Container(
+                settings=settings,
                 db=db,
-                ai=ai,
-                fetcher=fetcher,
-                document_limits=Limits(max_upload_bytes=settings.max_upload_bytes),
-            ),
-        )
+                queues=queues,
+                bus=bus,
+                locks=locks,
+                jobs=jobs,
+                auth=AuthService(db),
+                entities=EntityService(db),
+                task_services=TaskServices(
+                    db=db,
+                    ai=ai,
+                    fetcher=fetcher,
+                    document_limits=Limits(max_upload_bytes=settings.max_upload_bytes),
+                ),
+            )
+        finally:
+            listener.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(listener, return_exceptions=True)
     finally:
         with anyio.CancelScope(shield=True):
             if "fetcher" in locals():
@@ -85,12 +96,16 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
                 await ai.aclose()
             for queue in queues.values():
                 await queue.disconnect()
+            await bus.aclose()
+            await locks.aclose()
             await db.close()
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    for warning in check_topology(settings):
+        log.warning("topology.warning", extra={"detail": warning})
     async with build(settings) as container, anyio.create_task_group() as tasks:
         app.state.container = container
         if settings.mode in (Mode.ALL, Mode.WORKER):

@@ -27,7 +27,9 @@ DEQUEUE_TIMEOUT_S = 1.0  # bounded, so an idle slot notices a drain quickly
 
 
 def worker_id(queue_name: str) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{queue_name}"
+    """``host/pid/queue``. No colons: SAQ's RedisQueue.info() takes the text after the last colon
+    of a worker's key as its id, and would list no worker at all."""
+    return f"{socket.gethostname()}/{os.getpid()}/{queue_name}"
 
 
 class AppWorker(Worker[Context]):
@@ -55,6 +57,19 @@ class AppWorker(Worker[Context]):
             **kwargs,
         )
         self.runner = runner
+
+    async def process(self) -> bool:
+        try:
+            return bool(await super().process())
+        except Exception as error:
+            # SAQ could not record a job's outcome (its backend is down) and gave up. Our table
+            # already holds the outcome, and the reconciler enqueues rows still pending, so the
+            # slot simply goes on (unhandled, the error would surface as a task nobody awaited).
+            log.warning(
+                "worker.queue_write_failed",
+                extra={"queue": self.name, "error": type(error).__name__},
+            )
+            return False
 
     def _process(self, previous_task: asyncio.Task[Any] | None = None) -> None:
         if self.draining:

@@ -1,7 +1,8 @@
 """One place that turns a queue URL into a SAQ queue, so the rest of the app never names a backend.
 
 ``sqlite:///path`` is our SQLiteQueue (no server; one host); ``redis://``/``rediss://`` and
-``postgres://``/``postgresql://`` are SAQ's own RedisQueue and PostgresQueue (to scale out).
+``postgres://``/``postgresql://`` are SAQ's own RedisQueue and PostgresQueue (to scale out), with
+backoff while their server is away (``app.queues.resilient``).
 """
 
 from __future__ import annotations
@@ -27,14 +28,21 @@ def make_queue(url: str, name: str, **kwargs: Any) -> Queue:
     if scheme == "sqlite":
         return SQLiteQueue.from_url(url, name=name, **kwargs)
     if scheme in ("redis", "rediss"):
-        from saq.queue.redis import RedisQueue
+        from redis.asyncio import Redis
+
+        from app.queues.resilient import ResilientRedisQueue
 
         plain = urlunsplit(parts._replace(scheme=scheme))
-        return RedisQueue.from_url(plain, name=name, **kwargs)
+        # Bounded connects: an unreachable host fails in seconds, not the OS's minutes.
+        client = Redis.from_url(plain, socket_connect_timeout=5, socket_keepalive=True)
+        return ResilientRedisQueue(client, name=name, **kwargs)
     if scheme in ("postgres", "postgresql"):
-        from saq.queue.postgres import PostgresQueue
+        from app.queues.resilient import ResilientPostgresQueue
 
         plain = urlunsplit(parts._replace(scheme=scheme))
-        return PostgresQueue.from_url(plain, name=name, **kwargs)
+        # Each process opens a pool per queue (three): SAQ's 4-20 connections each would exhaust
+        # PostgreSQL's default 100 connections with a handful of processes.
+        pool = {"min_size": 1, "max_size": 8, **kwargs}
+        return ResilientPostgresQueue.from_url(plain, name=name, **pool)
     # Only the scheme is echoed: the rest of a URL may hold a password.
     raise ValueError(f"unsupported queue URL scheme {parts.scheme!r}; expected {SUPPORTED}")

@@ -1,4 +1,10 @@
-"""Health for platforms and operators: alive, and ready (database, queues, workers)."""
+"""Health for platforms and operators: alive, and ready (database, queues, workers).
+
+``/readyz`` also reports, per queue, how many worker processes are alive across the fleet (from
+the heartbeats SAQ workers write to the queue backend, gone ~11 s after a worker stops) and whether
+live events from other processes arrive. Neither makes a web process unready: with no worker, jobs
+wait in the queue; with the event subscription down, streams poll.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +38,12 @@ async def readyz(container: AppContainer) -> JSONResponse:
         await container.db.read(lambda c: c.execute(text("SELECT 1")))
 
     async def queue(name: str) -> None:
-        checks[f"queue:{name}"] = {"queued": await container.queues[name].count("queued")}
+        info = await container.queues[name].info()
+        checks[f"queue:{name}"] = {
+            "queued": info["queued"],
+            "active": info["active"],
+            "workers": len(info["workers"]),
+        }
 
     probes = [("database", database)] + [
         (f"queue:{name}", lambda name=name: queue(name)) for name in container.queues
@@ -45,6 +56,7 @@ async def readyz(container: AppContainer) -> JSONResponse:
         except Exception as error:  # a readiness probe reports, it does not raise
             ok = False
             checks[name] = f"error: {type(error).__name__}"
+    checks["events"] = "ok" if container.bus.listening else "reconnecting"
     for worker in container.workers:
         alive = worker.ready.is_set() and not worker.draining
         checks[f"worker:{worker.name}"] = {"alive": alive, "running": worker.running_count}

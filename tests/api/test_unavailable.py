@@ -15,7 +15,8 @@ async def test_database_down_is_503_with_retry_after(
 ) -> None:
     """With PostgreSQL unreachable, an authenticated request gets 503 and Retry-After."""
     dead = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
-    settings = make_settings(database_url=dead, mode="web", queue_url="redis://127.0.0.1:6379/7")
+    redis = "redis://127.0.0.1:6379/7"
+    settings = make_settings(database_url=dead, mode="web", queue_url=redis, redis_url=redis)
     async for app in serve(settings):
         async with httpx.AsyncClient(base_url=app.base_url) as client:
             response = await client.get("/api/jobs", headers={"Authorization": "Bearer atp_x"})

@@ -20,7 +20,9 @@ def test_web_and_worker_processes_share_the_work(tmp_path: Path) -> None:
     process's SSE stream sees it complete."""
     queue_url = REDIS_URL.rsplit("/", 1)[0] + f"/{SPLIT_REDIS_DB}"
     redis.Redis.from_url(queue_url).flushdb()
-    web = AppProcess(tmp_path / "data", ATSPRO_QUEUE_URL=queue_url, ATSPRO_SSE_POLL_S="0.5")
+    web = AppProcess(
+        tmp_path / "data", ATSPRO_QUEUE_URL=queue_url, REDIS_URL=queue_url, ATSPRO_SSE_POLL_S="0.5"
+    )
     worker_port = free_port()
     worker_log = (tmp_path / "worker.log").open("wb")
     worker = None
