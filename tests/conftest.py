@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
+import asyncpg
 import httpx
 import pytest
 import uvicorn
 
 from app.main import create_app
+from app.migrate import upgrade
 from app.settings import Settings
 from tests.fixtures.openai_server import refuse_non_loopback
 
@@ -65,6 +68,26 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values)
 
     return make
+
+
+@pytest.fixture
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database (``postgresql+asyncpg://`` URL), dropped afterwards."""
+    name = f"atspro_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_URL.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def migrated_postgres(postgres_database: str) -> str:
+    """A fresh PostgreSQL database at the latest schema."""
+    await anyio.to_thread.run_sync(upgrade, postgres_database)
+    return postgres_database
 
 
 @dataclass

@@ -6,20 +6,16 @@ from __future__ import annotations
 import hashlib
 import statistics
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anyio
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
 
 from app.deps import CurrentAdmin
-from app.migrate import upgrade
 from app.settings import Settings
-from tests.conftest import POSTGRES_URL, LiveApp
+from tests.conftest import LiveApp
 from tests.fixtures.accounts import (
     PASSWORD,
     browser,
@@ -287,28 +283,13 @@ async def test_login_time_does_not_reveal_whether_an_account_exists(
         assert 1 / 3 < ratio < 3, (known, unknown)
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database at the latest schema, dropped afterwards."""
-    name = f"atspro_auth_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{POSTGRES_URL.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    try:
-        await anyio.to_thread.run_sync(upgrade, url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def test_accounts_work_on_postgres(
-    postgres_url: str,
+    migrated_postgres: str,
     make_settings: Callable[..., Settings],
     serve: Callable[[Settings], AsyncIterator[LiveApp]],
 ) -> None:
     """Sign-up, login, tokens, password change and logout behave the same on PostgreSQL."""
-    async for live in serve(make_settings(database_url=postgres_url)):
+    async for live in serve(make_settings(database_url=migrated_postgres)):
         async with signed_up(live, "pg@example.com") as client, browser(live) as other:
             assert (await login(other, "pg@example.com")).status_code == 200
             created = (await client.post("/api/auth/tokens", json={"name": "pg"})).json()

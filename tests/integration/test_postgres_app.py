@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 import anyio
-import asyncpg
-import pytest
 import redis.asyncio
 
-from app.migrate import upgrade
 from app.settings import Settings
-from tests.conftest import POSTGRES_URL, REDIS_URL, LiveApp, read_sse
+from tests.conftest import REDIS_URL, LiveApp, read_sse
 
 REDIS_DB = 10
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database at the latest schema, dropped afterwards."""
-    name = f"atspro_app_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{POSTGRES_URL.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
-    try:
-        await anyio.to_thread.run_sync(upgrade, url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def test_job_lifecycle_on_postgres_and_redis(
-    postgres_url: str,
+    migrated_postgres: str,
     make_settings: Callable[..., Settings],
     serve: Callable[[Settings], AsyncIterator[LiveApp]],
 ) -> None:
@@ -42,7 +23,7 @@ async def test_job_lifecycle_on_postgres_and_redis(
     client = redis.asyncio.Redis.from_url(queue_url)
     await client.flushdb()
     await client.aclose()
-    settings = make_settings(database_url=postgres_url, queue_url=queue_url)
+    settings = make_settings(database_url=migrated_postgres, queue_url=queue_url)
     async for app in serve(settings):
         async with await app.user("pg@example.com") as api:
             job = (

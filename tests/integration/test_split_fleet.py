@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import POSTGRES_URL, REDIS_URL, read_sse
+from tests.conftest import REDIS_URL, read_sse
 from tests.reliability.process import AppProcess
 
 REDIS_DB = 13
@@ -29,16 +28,9 @@ NO_POLLING_S = "60"  # streams would poll this rarely: what they see sooner came
 
 
 @pytest.fixture
-async def database() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database (plain URL), dropped afterwards."""
-    name = f"atspro_fleet_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_URL}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+def database(postgres_database: str) -> str:
+    """The fresh database's plain URL: asyncpg and SAQ's Postgres queue take it as it is."""
+    return postgres_database.replace("postgresql+asyncpg://", "postgresql://")
 
 
 class Fleet:
