@@ -40,10 +40,11 @@ format: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/atspro migrate
 
-## bench: end-to-end throughput and latency, side by side with raw SAQ on Redis
+## bench: end-to-end throughput and latency next to raw SAQ on Redis; step timings of the operations
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.operations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
