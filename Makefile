@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench bench-peers migrate clean
+.PHONY: run test lint typecheck format bench migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
