@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,22 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values)
 
     return make
+
+
+@asynccontextmanager
+async def loopback_site(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app (a job board, say) on 127.0.0.1; yields its ``host:port``."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    )
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(server.serve)
+        while not server.started:
+            await anyio.sleep(0.02)
+        try:
+            yield f"127.0.0.1:{server.config.port}"
+        finally:
+            server.should_exit = True
 
 
 @pytest.fixture

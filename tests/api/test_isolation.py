@@ -13,14 +13,13 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from app.settings import Settings
-from tests.conftest import LiveApp, free_port
+from tests.conftest import LiveApp, loopback_site
 from tests.fixtures.accounts import browser, signed_up, submit
 from tests.fixtures.ai_samples import JSONLD_POSTING, PLAIN_RESUME
 
@@ -95,16 +94,8 @@ async def site() -> AsyncIterator[str]:
     async def posting(_request: Request) -> Response:
         return HTMLResponse(JSONLD_POSTING)
 
-    app = Starlette(routes=[Route("/jobs/1", posting)])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    )
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(server.serve)
-        while not server.started:
-            await anyio.sleep(0.02)
-        yield f"127.0.0.1:{server.config.port}"
-        server.should_exit = True
+    async with loopback_site(Starlette(routes=[Route("/jobs/1", posting)])) as host:
+        yield host
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import uvicorn
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.units import inch
 from reportlab.pdfgen.canvas import Canvas
@@ -20,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from app.settings import Settings
-from tests.conftest import LiveApp, free_port
+from tests.conftest import LiveApp, loopback_site
 from tests.fixtures.ai_samples import JSONLD_POSTING, PDF_TEXT_RESUME, PLAIN_RESUME
 from tests.fixtures.documents import resume_pdf
 from tests.fixtures.openai_server import running_fake_openai
@@ -55,14 +54,8 @@ async def site() -> AsyncIterator[str]:
         return JSONResponse({"title": "nope"})
 
     app = Starlette(routes=[Route("/jobs/4012", posting), Route("/api", not_html)])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        while not server.started:
-            await anyio.sleep(0.02)
-        yield f"127.0.0.1:{port}"
-        server.should_exit = True
+    async with loopback_site(app) as host:
+        yield host
 
 
 @pytest.fixture
