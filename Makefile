@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench migrate clean
+.PHONY: run test lint typecheck format bench bench-peers bench-load migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.operations
+
+## bench-peers: raw SAQ (Redis, Postgres), arq, RQ, our SQLite queue and the product, same workloads;
+## then the cost of a growing job table
+bench-peers: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench,peers]"
+	$(BIN)/python -m bench.peers
+	$(BIN)/python -m bench.growth
+
+## bench-load: HTTP submitters plus 1,000 SSE clients, one process and split mode, rate ramped
+bench-load: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
