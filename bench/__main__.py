@@ -14,6 +14,9 @@ Per scenario and round, with concurrency 10 on the queue that runs the jobs:
 * product only: change → SSE client p50/p99, measured by a real HTTP client in another process
   over every event (created, started, completed) of the burst and of the paced phase.
 
+``atspro-split`` is split mode as deployed: 1 web + 2 worker processes (Redis queue and events,
+PostgreSQL app tables), jobs submitted over HTTP; see ``bench/split.py``.
+
 Results also go to ``bench/results/<timestamp>.json``.
 """
 
@@ -33,12 +36,12 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from bench import product, raw_saq
+from bench import product, raw_saq, split
 from bench.common import REDIS_BASE_URL, RoundResult, Workload, pick_redis_db
 from bench.stats import fmt, markdown_table, median, ratio
 
 RAW = "raw-saq-redis"
-SCENARIOS = (RAW, "atspro-sqlite", "atspro-redis")
+SCENARIOS = (RAW, "atspro-sqlite", "atspro-redis", split.SCENARIO)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 Runner = Callable[[Workload, int, bool], Awaitable[RoundResult]]
@@ -101,10 +104,16 @@ def make_runners(args: argparse.Namespace, redis_db: int) -> dict[str, Runner]:
 
         return run
 
+    async def fleet(workload: Workload, round_no: int, warmup: bool) -> RoundResult:
+        return await split.run_round(
+            workload, redis_db=redis_db, round_no=round_no, warmup=warmup, with_sse=with_sse
+        )
+
     return {
         RAW: raw,
         "atspro-sqlite": ours(product.sqlite_scenario()),
         "atspro-redis": ours(product.redis_scenario(redis_db)),
+        split.SCENARIO: fleet,
     }
 
 

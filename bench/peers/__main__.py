@@ -27,13 +27,13 @@ import platform
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.common import paced, wait_until
+from bench.fleet import create_database, drop_database
 from bench.peers.systems import System, saq_postgres, saq_redis, saq_sqlite
 from bench.stats import fmt, markdown_table, median, percentile, ratio
 
@@ -48,7 +48,6 @@ SYSTEMS = (
     "atspro-redis",
 )
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
-POSTGRES_URL = os.environ.get("ATSPRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 WARMUP_JOBS = 5
 
 
@@ -192,34 +191,12 @@ async def run_cell(system: System, sizes: Sizes) -> dict[str, Any]:
     return out
 
 
-async def _create_database() -> tuple[str, str]:
-    import asyncpg
-
-    name = f"atspro_bench_peers_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return name, f"{POSTGRES_URL}/{name}"
-
-
-async def _drop_database(name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 async def run(args: argparse.Namespace, results: Path | None) -> dict[str, Any]:
     sizes = Sizes(args.jobs, args.sleep_jobs, args.latency_jobs, args.latency_rate, args.timeout)
     warm = Sizes(20, 20, 5, args.latency_rate, args.timeout)
     pg_name, pg_url = (None, None)
     if "saq-postgres" in args.systems:
-        pg_name, pg_url = await _create_database()
+        pg_name, pg_url = await create_database()
     cells: list[dict[str, Any]] = []
     began = time.perf_counter()
     try:
@@ -238,7 +215,7 @@ async def run(args: argparse.Namespace, results: Path | None) -> dict[str, Any]:
                             out.write(json.dumps(cell) + "\n")
     finally:
         if pg_name is not None:
-            await _drop_database(pg_name)
+            await drop_database(pg_name)
     measured = [c for c in cells if not c["warmup"]]
     summary = {}
     for name in args.systems:
