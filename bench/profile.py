@@ -1,0 +1,240 @@
+"""``python -m bench.profile``: where the one-process product on SQLite spends its time draining
+no-op jobs, sampled across every thread with py-spy (``pip install py-spy``; part of the
+``bench`` extra).
+
+1. This process submits ``--jobs`` no-op ``diagnostic.echo`` jobs into a fresh data directory
+   with no workers running (``app.lifespan.build`` + ``JobService.submit``).
+2. ``py-spy record --threads --format raw`` starts ``python -m bench.profile --drain DIR``: the
+   app under uvicorn on that directory, workers at concurrency 10, exiting when all jobs are
+   completed. Start-up shows up in the samples too; it is set apart (imports, migrations).
+3. The samples are grouped by thread (event loop, app-database writer, database readers, the
+   queue's aiosqlite thread) and, on the event loop, by the innermost frame's package; the table
+   says what share of the busy samples each took and the CPU time per job it amounts to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.lifespan import build
+from app.models import BackgroundJob
+from app.settings import Settings
+from bench.common import CONCURRENCY, wait_until
+from bench.product import JOB_TYPE, serve
+from bench.stats import markdown_table
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _settings(data_dir: Path) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        log_level="warning",
+        progress_event_interval_s=0,
+        concurrency_default=CONCURRENCY,
+        shutdown_grace_s=1,
+    )
+
+
+async def submit_jobs(data_dir: Path, jobs: int) -> None:
+    async with build(_settings(data_dir)) as container:
+        user, _token = await container.auth.create_user(f"profile-{uuid.uuid4().hex[:8]}@x.io")
+        for _ in range(jobs):
+            await container.jobs.submit(user.id, JOB_TYPE, {}, priority=5)
+
+
+async def drain(data_dir: Path, jobs: int) -> dict[str, float]:
+    """Serve on ``data_dir`` until ``jobs`` jobs are completed (the profiled child)."""
+    query = select(func.count()).where(BackgroundJob.status == "completed")
+    began = time.perf_counter()
+    async with serve(_settings(data_dir)) as (app, _url):
+        ready = time.perf_counter()
+        db = app.state.container.db
+
+        async def done() -> bool:
+            return int(await db.read(lambda c: c.scalar(query)) or 0) >= jobs
+
+        await wait_until(done, 600, f"{jobs} jobs", interval_s=0.05)
+        drained = time.perf_counter()
+    return {"startup_s": ready - began, "drain_s": drained - ready}
+
+
+# --- reading py-spy's samples -------------------------------------------------------------------
+
+THREADS = (
+    ("writer", re.compile(r"atspro-db-writer")),
+    ("queue thread", re.compile(r"_connection_worker_thread")),
+    ("readers", re.compile(r"AnyIO worker thread")),
+    ("loop", re.compile(r"MainThread")),
+)
+# First match wins. "stack": anywhere in the stack; "leaf": the innermost frame only.
+PARTS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("start-up (imports, migrations)", "stack", re.compile(r"_find_and_load|alembic|app/migrate")),
+    (
+        "IN (...) list re-rendered per execution",
+        "stack",
+        re.compile(r"_process_parameters_for_postcompile"),
+    ),
+    ("pydantic (validate, model_dump)", "stack", re.compile(r"pydantic")),
+    ("JSON encode/decode", "stack", re.compile(r"\(json/|orjson")),
+    (
+        "sqlite3 C calls (execute, commit)",
+        "leaf",
+        re.compile(
+            r"(do_execute|do_commit|do_rollback) \(sqlalchemy"
+            r"|\(app/queues/sqlite_(store|schema)\.py"
+        ),
+    ),
+    ("SQLAlchemy Core (cache lookup, binds, rows)", "stack", re.compile(r"sqlalchemy/")),
+    (
+        "hand-offs between threads",
+        "stack",
+        re.compile(r"settle \(app/db|call_soon_threadsafe|run_sync_in_worker_thread|to_thread"),
+    ),
+    ("event publish / SSE", "stack", re.compile(r"app/jobs/events\.py|sse_starlette")),
+    ("SQLite queue (claims, wake-ups, batching)", "stack", re.compile(r"app/queues/")),
+    ("SAQ worker", "stack", re.compile(r"saq/")),
+    ("job service, runner, task", "stack", re.compile(r"app/jobs/|app/tasks/")),
+    (
+        "thread plumbing (queue.get, futures)",
+        "stack",
+        re.compile(r"threading\.py|queue\.py|concurrent/futures|aiosqlite/"),
+    ),
+    ("event loop core (uvloop, asyncio)", "stack", re.compile(r"Runner\.run|uvloop|asyncio/")),
+)
+
+
+def classify(stack: str) -> tuple[str, str]:
+    """(thread, part) of one sampled stack."""
+    frames = stack.split(";")
+    thread = next((name for name, pattern in THREADS if pattern.search(frames[0])), "other")
+    if len(frames) == 1:
+        return thread, "no Python frame (native code)"
+    for name, where, pattern in PARTS:
+        if pattern.search(frames[-1] if where == "leaf" else stack):
+            return thread, name
+    return thread, "other"
+
+
+def summarize(raw: Path) -> dict[str, Any]:
+    """Sample counts by thread and by (thread, part); start-up samples counted apart."""
+    threads: Counter[str] = Counter()
+    parts: Counter[str] = Counter()
+    startup = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        thread, part = classify(stack)
+        if part.startswith("start-up"):
+            startup += count
+            continue
+        threads[thread] += count
+        parts[f"{thread}: {part}"] += count
+    return {"threads": dict(threads), "parts": dict(parts), "startup": startup}
+
+
+def render(profiles: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
+    rate, jobs = meta["rate"], meta["jobs"]
+    lines = [
+        f"## Profile: {jobs} no-op jobs drained by the one-process product on SQLite "
+        f"(concurrency 10), py-spy at {rate} Hz; load average {meta['loadavg']}",
+        "",
+    ]
+    for label, profile in profiles.items():
+        summary, drain_s = profile["summary"], profile["drain_s"]
+        busy = sum(summary["threads"].values())
+        lines += [
+            f"### {label}: drain {drain_s:.1f} s ({jobs / drain_s:.0f} jobs/s); {busy} samples "
+            f"= {busy / rate / drain_s:.2f} threads busy on average, "
+            f"{busy / rate / jobs * 1e6:,.0f} µs per job",
+            "",
+            "By thread: "
+            + ", ".join(
+                f"{name} {100 * n / busy:.0f} %"
+                for name, n in sorted(summary["threads"].items(), key=lambda kv: -kv[1])
+            ),
+            "",
+        ]
+        rows = [
+            [key, f"{100 * count / busy:.1f} %", f"{count / rate / jobs * 1e6:,.0f}"]
+            for key, count in sorted(summary["parts"].items(), key=lambda kv: -kv[1])
+            if count / busy >= 0.005
+        ]
+        lines += [markdown_table(["thread: part", "share", "µs per job"], rows), ""]
+    return "\n".join(lines)
+
+
+def _profile(py_spy: str, args: argparse.Namespace, tmp: Path, gil: bool) -> dict[str, Any]:
+    data_dir, raw, meta_path = tmp / "data", tmp / "raw.txt", tmp / "m.json"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    import uvloop
+
+    uvloop.run(submit_jobs(data_dir, args.jobs))
+    command = [py_spy, "record", "--threads", "--nonblocking", "--format", "raw"]
+    command += ["--gil"] if gil else []
+    command += ["--rate", str(args.rate), "-o", str(raw), "--"]
+    command += [sys.executable, "-m", "bench.profile", "--jobs", str(args.jobs)]
+    command += ["--drain", str(data_dir), "--meta", str(meta_path)]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    timings = json.loads(meta_path.read_text())
+    RESULTS_DIR.mkdir(exist_ok=True)
+    kind = "gil" if gil else "threads"
+    stem = RESULTS_DIR / f"profile-sqlite-{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    shutil.copy(raw, stem.with_suffix(".raw.txt"))
+    return {**timings, "summary": summarize(raw), "raw": str(stem.with_suffix(".raw.txt"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--drain", metavar="DATA_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--meta", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    import uvloop
+
+    from app.logging import configure_logging
+
+    configure_logging("warning")
+    if args.drain:  # the child under py-spy
+        timings = uvloop.run(drain(Path(args.drain), args.jobs))
+        Path(args.meta).write_text(json.dumps(timings))
+        return 0
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        sys.exit("py-spy is missing: .venv/bin/pip install -e '.[bench]'")
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        profiles = {
+            "every thread, idle excluded": _profile(py_spy, args, Path(tmp), gil=False),
+            "GIL holder only (--gil)": _profile(py_spy, args, Path(tmp), gil=True),
+        }
+    meta = {"rate": args.rate, "jobs": args.jobs}
+    meta["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+    path = RESULTS_DIR / f"profile-sqlite-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps({"meta": meta, "profiles": profiles}, indent=2))
+    print(render(profiles, meta))
+    print(f"\nsummary: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
