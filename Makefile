@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench bench-peers bench-load migrate clean
+.PHONY: run test lint typecheck format bench bench-peers bench-load bench-profile migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,16 +47,27 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.operations
 
 ## bench-peers: raw SAQ (Redis, Postgres), arq, RQ, our SQLite queue and the product, same workloads;
-## then the cost of a growing job table
-bench-peers: $(STAMP)
-	$(BIN)/pip install --quiet -e ".[dev,bench,peers]"
-	$(BIN)/python -m bench.peers
-	$(BIN)/python -m bench.growth
+## then the cost of a growing job table. Its own venv: arq pins redis<6, the app's venv has 7.
+PEERS_VENV := .venv-peers
+$(PEERS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/pip install --quiet -e ".[bench,peers]"
+	touch $@
+
+bench-peers: $(PEERS_VENV)/.installed
+	$(PEERS_VENV)/bin/python -m bench.peers
+	$(PEERS_VENV)/bin/python -m bench.growth
 
 ## bench-load: HTTP submitters plus 1,000 SSE clients, one process and split mode, rate ramped
 bench-load: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench.load
 
+## bench-profile: where the one-process product's time goes draining no-op jobs (py-spy)
+bench-profile: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m bench.profile
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -70,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-sse", action="store_true", help="product rounds without SSE client")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up round")
     parser.add_argument(
         "--profile",
         metavar="SCENARIO",
@@ -150,7 +151,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     scenarios = args.scenarios
     results: list[RoundResult] = []
     began = time.perf_counter()
-    for round_no in range(args.rounds + 1):
+    for round_no in range(1 if args.no_warmup else 0, args.rounds + 1):
         warmup = round_no == 0
         shift = round_no % len(scenarios)
         for name in scenarios[shift:] + scenarios[:shift]:

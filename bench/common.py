@@ -124,23 +124,26 @@ async def pick_redis_db(candidates: Sequence[int] = range(15, 0, -1)) -> int:
     raise RuntimeError("no empty Redis database among 1-15 for the benchmark")
 
 
-async def delete_saq_keys(db: int, queue_names: Sequence[str]) -> int:
-    """Delete the keys SAQ's RedisQueue made for ``queue_names`` in database ``db``."""
+async def delete_saq_keys(
+    db: int, queue_names: Sequence[str], extra_patterns: Sequence[str] = ()
+) -> int:
+    """Delete the keys SAQ's RedisQueue made for ``queue_names`` in database ``db`` (and those
+    matching ``extra_patterns``)."""
     from redis.asyncio import Redis
 
     client = Redis.from_url(f"{REDIS_BASE_URL}/{db}")
     deleted = 0
+    patterns = [p for name in queue_names for p in (f"saq:{name}:*", f"saq:job:{name}:*")]
     try:
-        for name in queue_names:
-            for pattern in (f"saq:{name}:*", f"saq:job:{name}:*"):
-                batch: list[bytes] = []
-                async for key in client.scan_iter(match=pattern, count=1000):
-                    batch.append(key)
-                    if len(batch) >= 500:
-                        deleted += await client.delete(*batch)
-                        batch = []
-                if batch:
+        for pattern in [*patterns, *extra_patterns]:
+            batch: list[bytes] = []
+            async for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
                     deleted += await client.delete(*batch)
+                    batch = []
+            if batch:
+                deleted += await client.delete(*batch)
     finally:
         await client.aclose()
     return deleted

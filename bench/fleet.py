@@ -47,7 +47,7 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "ATSPRO_DATA_DIR": str(data_dir),
         "ATSPRO_SECRET_KEY": secrets.token_urlsafe(48),
         "ATSPRO_ENV": "development",
-        "ATSPRO_LOG_LEVEL": "warning",
+        "ATSPRO_LOG_LEVEL": os.environ.get("BENCH_SERVER_LOG_LEVEL", "warning"),
         "ATSPRO_RATE_LIMIT_SUBMIT": "off",  # the benchmarks submit far above 60/minute per user
         "ATSPRO_PROGRESS_EVENT_INTERVAL_S": "0",
         **extra,
@@ -81,7 +81,7 @@ class Process:
         async with httpx.AsyncClient(timeout=2) as client:
             while time.monotonic() < deadline:
                 if self.process.returncode is not None:
-                    raise RuntimeError(f"atspro {self.command} exited:\n{self._tail()}")
+                    raise RuntimeError(f"atspro {self.command} exited:\n{self.tail()}")
                 try:
                     if (await client.get(f"{self.base_url}/readyz")).status_code == 200:
                         return
@@ -101,7 +101,7 @@ class Process:
             self.process.kill()
             await self.process.wait()
 
-    def _tail(self) -> str:
+    def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
 

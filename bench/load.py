@@ -70,11 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--job-seconds", type=float, default=0.0, help="each job sleeps this long")
     parser.add_argument("--max-p99-ms", type=float, default=1000.0, help="the breaking point")
     parser.add_argument("--redis-db", type=int, default=int(env("BENCH_REDIS_DB", "11")))
-    parser.add_argument("--quick", action="store_true", help="tiny: 20 watchers, 2 short steps")
+    parser.add_argument("--quick", action="store_true", help="tiny: 20 watchers, one short step")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.watchers, args.users, args.rates, args.step_s = 20, 4, "5,10", 2.0
+        args.watchers, args.users, args.rates, args.step_s = 20, 4, "10", 2.0
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if set(args.modes) - set(MODES):
         parser.error(f"modes are {MODES}")

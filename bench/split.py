@@ -15,6 +15,7 @@ process, as for the other product rows.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,17 +23,24 @@ from typing import Any
 
 import httpx
 
-from bench.common import CONCURRENCY, REDIS_BASE_URL, RoundResult, Workload, paced, wait_until
+from bench.common import (
+    CONCURRENCY,
+    REDIS_BASE_URL,
+    RoundResult,
+    Workload,
+    delete_saq_keys,
+    paced,
+    wait_until,
+)
 from bench.fleet import (
     Process,
     base_env,
     create_database,
     create_user,
     drop_database,
-    flush_redis,
     run_cli,
 )
-from bench.product import JOB_TYPE, _SSEClient
+from bench.product import JOB_TYPE, PRODUCT_QUEUES, _SSEClient
 
 SCENARIO = "atspro-split"
 WORKERS = 2
@@ -45,7 +53,6 @@ async def run_round(
     setup_began = time.perf_counter()
     result = RoundResult(SCENARIO, round_no, warmup, workload.jobs)
     redis_url = f"{REDIS_BASE_URL}/{redis_db}"
-    await flush_redis(redis_url)
     db_name, db_url = await create_database()
     processes: list[Process] = []
     try:
@@ -65,11 +72,21 @@ async def run_round(
             await asyncio.gather(*(process.start() for process in processes))
             token = await create_user(env, f"split-{round_no}@example.com")
             result.setup_s = time.perf_counter() - setup_began
-            await _measure(processes[0].base_url, token, db_url, root, workload, result, with_sse)
+            try:
+                await _measure(
+                    processes[0].base_url, token, db_url, root, workload, result, with_sse
+                )
+            except Exception:
+                for process in processes:  # what the servers said, before the logs are gone
+                    print(f"--- {process.log.name}:\n{process.tail()}", file=sys.stderr)
+                raise
     finally:
         await asyncio.gather(*(process.stop() for process in processes))
         await drop_database(db_name)
-        await flush_redis(redis_url)
+        # Only our keys: the database was picked empty, but is not reserved for this run.
+        result.extra["keys_deleted"] = await delete_saq_keys(
+            redis_db, PRODUCT_QUEUES, extra_patterns=("atspro:*",)
+        )
     return result
 
 
@@ -106,7 +123,10 @@ async def _measure(
                 "/api/jobs", json={"jobType": JOB_TYPE, "inputData": {}, "priority": 5}
             )
             if response.status_code != 202:
-                raise RuntimeError(f"submit answered {response.status_code}: {response.text}")
+                raise RuntimeError(
+                    f"submit answered {response.status_code} {dict(response.headers)}: "
+                    f"{response.text[:500]}"
+                )
             return str(response.json()["id"])
 
         async def completed() -> int:

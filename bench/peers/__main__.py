@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import logging
 import os
@@ -82,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per phase")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, one repetition")
+    parser.add_argument("--quick", action="store_true", help="tiny, one rep, no warm-up")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -92,7 +93,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown:
         parser.error(f"unknown systems {sorted(unknown)}; choose from {SYSTEMS}")
+    missing = [name for name in args.systems if name in PEER_LIBRARIES and not installed(name)]
+    if missing:
+        parser.error(
+            f"{', '.join(missing)} not installed: `make bench-peers` (its own venv, as arq pins "
+            "redis<6), or pip install -e '.[peers]', or leave them out with --systems"
+        )
     return args
+
+
+PEER_LIBRARIES = {"arq": "arq", "rq": "rq"}
+
+
+def installed(system: str) -> bool:
+    """Whether the peer library ``system`` needs is importable (the optional ``peers`` extra)."""
+    return importlib.util.find_spec(PEER_LIBRARIES[system]) is not None
 
 
 def make_system(name: str, args: argparse.Namespace, pg_url: str | None, tmp: Path) -> System:
@@ -203,7 +218,7 @@ async def run(args: argparse.Namespace, results: Path | None) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
             systems = {name: make_system(name, args, pg_url, Path(tmp)) for name in args.systems}
             names = list(args.systems)
-            for rep in range(args.reps + 1):
+            for rep in range(1 if args.quick else 0, args.reps + 1):
                 shift = rep % len(names)
                 for name in names[shift:] + names[:shift]:
                     cell = await run_cell(systems[name], warm if rep == 0 else sizes)
