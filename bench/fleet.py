@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import secrets
 import signal
 import socket
@@ -26,10 +27,22 @@ POSTGRES_URL = os.environ.get("ATSPRO_TEST_POSTGRES_URL", "postgresql://postgres
 READY_TIMEOUT_S = 60.0
 
 
+# Below Linux's ephemeral range (32768-60999): a port we pick here cannot be handed to another
+# process's bind(0) or outgoing connection while our child is still starting, so a readiness
+# probe never reaches someone else's server (seen once as a stray 500 on a busy machine).
+PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    for _ in range(100):
+        port = random.randint(*PORT_RANGE)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORT_RANGE}")
 
 
 def rss_bytes(pid: int) -> int:
