@@ -178,7 +178,8 @@ async def _measure(
     result.start_ms = [start_ms(i) for i in burst_ids]
     result.paced_start_ms = [start_ms(i) for i in paced_ids]
     if sse is not None:
-        records = await sse.finish(timeout_s=60)
+        # Every job is completed by now: events still missing after a few seconds are lost.
+        records = await sse.finish(timeout_s=10)
         burst, paced_set = set(burst_ids), set(paced_ids)
         result.sse_ms = [ms for job_id, _type, ms in records if job_id in burst]
         result.paced_sse_ms = [ms for job_id, _type, ms in records if job_id in paced_set]
