@@ -9,7 +9,8 @@ median shown. Variants:
 * ``store.change`` without its event row;
 * the same UPDATE … RETURNING built with ``status IN ('running')`` (an *expanding* parameter,
   re-rendered into the SQL on every execution) and with ``status = 'running'``;
-* one event row through ``INSERT_EVENT`` (``snapshot`` + JSON column), and ``snapshot`` alone.
+* one event row through ``store.add_event`` (``snapshot`` + JSON column type), the same row as
+  JSON text through ``exec_driver_sql``, and ``snapshot`` alone.
 """
 
 from __future__ import annotations

@@ -130,3 +130,10 @@ def test_profile_samples_the_drain() -> None:
     stdout = run_bench("bench.profile", "--jobs", "60", "--rate", "200")
     assert "By thread:" in stdout
     assert "loop:" in stdout  # the event loop thread was sampled
+
+
+def test_statements_times_every_variant() -> None:
+    """`python -m bench.statements` runs each hot-write variant on a real SQLite file."""
+    stdout = run_bench("bench.statements", "--jobs", "20", "--reps", "1")
+    for label in ("store.change + event row (today)", "status = 'running'", "exec_driver_sql"):
+        assert label in stdout
