@@ -179,7 +179,7 @@ async def _measure(
     result.paced_start_ms = [start_ms(i) for i in paced_ids]
     if sse is not None:
         # Every job is completed by now: events still missing after a few seconds are lost.
-        records = await sse.finish(timeout_s=10)
+        records = await sse.finish(timeout_s=5)
         burst, paced_set = set(burst_ids), set(paced_ids)
         result.sse_ms = [ms for job_id, _type, ms in records if job_id in burst]
         result.paced_sse_ms = [ms for job_id, _type, ms in records if job_id in paced_set]

@@ -30,8 +30,8 @@ def run_bench(*args: str, timeout: float = 240) -> str:
 
 
 def table_row(output: str, name: str) -> list[str]:
-    """The cells of the markdown table row that starts with ``name``."""
-    [line] = [line for line in output.splitlines() if line.startswith(f"| {name} |")]
+    """The cells of the first markdown table row that starts with ``name``."""
+    line = next(line for line in output.splitlines() if line.startswith(f"| {name} |"))
     return [cell.strip() for cell in line.strip("|").split("|")]
 
 
