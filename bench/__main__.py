@@ -37,7 +37,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from bench import product, raw_saq, split
-from bench.common import REDIS_BASE_URL, RoundResult, Workload, pick_redis_db
+from bench.common import CONCURRENCY, REDIS_BASE_URL, RoundResult, Workload, pick_redis_db
 from bench.stats import fmt, markdown_table, median, ratio
 
 RAW = "raw-saq-redis"
@@ -270,6 +270,25 @@ def render(report: dict[str, Any]) -> str:
             "### State change → SSE client (ms; raw SAQ has no events)",
             "",
             markdown_table(header, sse_rows),
+            "",
+        ]
+        lost = [
+            f"{name} ({values['sse_expected'] - values['sse_received']})"
+            for name, values in summary.items()
+            if values.get("sse_expected") and values["sse_received"] < values["sse_expected"]
+        ]
+        if lost:
+            out += [
+                f"Events that never reached the client: {', '.join(lost)}. Each job makes three "
+                "events (created, started, completed); a missing one was skipped by the stream.",
+                "",
+            ]
+    if split.SCENARIO in summary:
+        out += [
+            f"{split.SCENARIO} submits over HTTP ({split.SUBMITTERS} requests in flight) to one "
+            f"web process, with {split.WORKERS} worker processes at concurrency {CONCURRENCY} "
+            "each: its burst rates are the web process's submit rate, not the workers' drain "
+            "capacity.",
             "",
         ]
     out.append(f"Wall time {report['wall_s']:.0f} s.")
