@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.common import paced, wait_until
 from bench.fleet import create_database, drop_database
-from bench.peers.systems import System, saq_postgres, saq_redis, saq_sqlite
+from bench.peers.systems import System, flush_redis, saq_postgres, saq_redis, saq_sqlite
 from bench.stats import fmt, markdown_table, median, percentile, ratio
 
 BASELINE = "saq-redis"
@@ -47,6 +47,7 @@ SYSTEMS = (
     "sqlite-queue",
     "atspro-sqlite",
     "atspro-redis",
+    "atspro-split",
 )
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 WARMUP_JOBS = 5
@@ -126,9 +127,13 @@ def make_system(name: str, args: argparse.Namespace, pg_url: str | None, tmp: Pa
         from bench.peers.systems import RqSystem
 
         return RqSystem(args.redis_db)
-    from bench.peers.product_system import product_redis, product_sqlite
+    from bench.peers import product_system
 
-    return product_sqlite() if name == "atspro-sqlite" else product_redis(args.redis_db)
+    if name == "atspro-split":
+        return product_system.SplitSystem(args.redis_db)
+    if name == "atspro-sqlite":
+        return product_system.product_sqlite()
+    return product_system.product_redis(args.redis_db)
 
 
 async def _wait_finished(system: System, count: int, timeout_s: float, what: str) -> None:
@@ -231,6 +236,7 @@ async def run(args: argparse.Namespace, results: Path | None) -> dict[str, Any]:
     finally:
         if pg_name is not None:
             await drop_database(pg_name)
+        await flush_redis(args.redis_db)  # leave the database as empty as we found it
     measured = [c for c in cells if not c["warmup"]]
     summary = {}
     for name in args.systems:

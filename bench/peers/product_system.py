@@ -124,3 +124,99 @@ def product_redis(db: int) -> ProductSystem:
         redis_db=db,
         notes="the product, one process: SQLite app tables, queue on Redis",
     )
+
+
+class SplitSystem(System):
+    """The product in split mode: jobs submitted through ``JobService`` in this process (as a web
+    process would, on PostgreSQL app tables and a Redis queue), drained by two real ``atspro
+    worker`` processes that share the concurrency (5 + 5, 50 + 50)."""
+
+    WORKERS = 2
+
+    def __init__(self, redis_db: int) -> None:
+        self.name = "atspro-split"
+        self.notes = (
+            "the product split: PostgreSQL app tables, Redis queue and events, "
+            f"{self.WORKERS} `atspro worker` processes sharing the concurrency"
+        )
+        self.redis_url = f"redis://127.0.0.1:6379/{redis_db}"
+        self.redis_db = redis_db
+        self.tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.stack: contextlib.AsyncExitStack | None = None
+        self.container: Any = None
+        self.user_id: uuid.UUID | None = None
+        self.db_name: str | None = None
+        self.workers: list[Any] = []
+
+    async def setup(self) -> None:
+        from bench.fleet import create_database
+
+        await flush_redis(self.redis_db)
+        self.tmp = tempfile.TemporaryDirectory(prefix="atspro-peers-split-")
+        self.db_name, self.db_url = await create_database()
+        settings = Settings(
+            data_dir=Path(self.tmp.name) / "data",
+            database_url=self.db_url,
+            queue_url=self.redis_url,
+            redis_url=self.redis_url,
+            auto_migrate=True,
+            progress_event_interval_s=0,
+            log_level="warning",
+        )
+        self.stack = contextlib.AsyncExitStack()
+        self.container = await self.stack.enter_async_context(build(settings))
+        user, _token = await self.container.auth.create_user(f"peers-{uuid.uuid4().hex[:8]}@x.io")
+        self.user_id = user.id
+
+    async def enqueue(self, *, sleep: bool) -> str:
+        assert self.user_id is not None
+        data = {"seconds": SLEEP_S} if sleep else {}
+        job = await self.container.jobs.submit(self.user_id, JOB_TYPE, data, priority=5)
+        return str(job.id)
+
+    async def start_workers(self, concurrency: int) -> None:
+        import asyncio
+
+        from bench.fleet import Process, base_env
+
+        assert self.tmp is not None
+        root = Path(self.tmp.name)
+        env = base_env(
+            root / "data",
+            DATABASE_URL=self.db_url,
+            ATSPRO_QUEUE_URL=self.redis_url,
+            REDIS_URL=self.redis_url,
+            ATSPRO_SHUTDOWN_GRACE_S="1",
+        )
+        each = str(max(1, concurrency // self.WORKERS))
+        self.workers = [
+            Process(
+                ["worker", "--queues", "default", "--concurrency", each], env, root / f"w{n}.log"
+            )
+            for n in range(self.WORKERS)
+        ]
+        await asyncio.gather(*(worker.start() for worker in self.workers))
+
+    async def stop_workers(self) -> None:
+        import asyncio
+
+        await asyncio.gather(*(worker.stop() for worker in self.workers))
+        self.workers = []
+
+    spans = ProductSystem.spans
+    finished = ProductSystem.finished
+
+    async def teardown(self) -> None:
+        from bench.fleet import drop_database
+
+        await self.stop_workers()
+        if self.stack is not None:
+            await self.stack.aclose()
+        self.stack = self.container = None
+        if self.db_name is not None:
+            await drop_database(self.db_name)
+        self.db_name = None
+        if self.tmp is not None:
+            self.tmp.cleanup()
+        self.tmp = None
+        await flush_redis(self.redis_db)

@@ -80,6 +80,7 @@ def test_quick_peers_measures_every_system() -> None:
     """`python -m bench.peers --quick` runs the four phases on every system whose library is
     installed (arq and RQ come with the `peers` extra) and fills each row."""
     systems = ["saq-redis", "saq-postgres", "sqlite-queue", "atspro-sqlite", "atspro-redis"]
+    systems += ["atspro-split"]
     systems += [name for name in ("arq", "rq") if importlib.util.find_spec(name)]
     stdout = run_bench(
         "bench.peers",
