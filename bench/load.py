@@ -4,8 +4,9 @@ For each mode, the product runs as real processes: ``one-process`` is ``atspro s
 defaults (SQLite app tables and queue, workers in the process); ``split`` is ``atspro serve --mode
 web`` + 2 ``atspro worker`` on a fresh PostgreSQL database and Redis (queue, events). Then:
 
-1. ``--users`` users are created and ``--watchers`` SSE clients (default 1,000, in a child process,
-   ``bench.watchers``) connect to ``GET /api/jobs/events``, spread evenly over the users;
+1. ``--users`` users are created (default 1,000) and ``--watchers`` SSE clients (default 1,000, in
+   a child process, ``bench.watchers``) connect to ``GET /api/jobs/events``, spread evenly over
+   the users (so by default every user has one tab open; fewer users = more tabs per user);
    the web process's resident memory before and after gives **RSS per 1,000 SSE clients**;
 2. submitters send ``POST /api/jobs`` (``diagnostic.echo``) open-loop at a steady rate, round-robin
    over the users, for ``--step-s`` seconds per step, ramping through ``--rates`` until the p99
@@ -60,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser.add_argument("--modes", default=env("BENCH_LOAD_MODES", ",".join(MODES)))
     parser.add_argument("--watchers", type=int, default=int(env("BENCH_WATCHERS", "1000")))
-    parser.add_argument("--users", type=int, default=int(env("BENCH_USERS", "50")))
+    parser.add_argument("--users", type=int, default=int(env("BENCH_USERS", "1000")))
     parser.add_argument(
         "--rates",
         default=env("BENCH_RATES", "10,25,50,100,200,400"),
