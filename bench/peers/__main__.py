@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sleep-jobs", type=int, default=_env_int("BENCH_SLEEP_JOBS", 1000))
     parser.add_argument("--latency-jobs", type=int, default=_env_int("BENCH_LATENCY_JOBS", 150))
     parser.add_argument("--latency-rate", type=float, default=30.0, help="jobs/s, paced")
-    parser.add_argument("--reps", type=int, default=_env_int("BENCH_REPS", 3))
+    parser.add_argument("--reps", type=int, default=_env_int("BENCH_REPS", 2))
     parser.add_argument("--systems", default=os.environ.get("BENCH_SYSTEMS", ",".join(SYSTEMS)))
     parser.add_argument(
         "--redis-db",
