@@ -157,6 +157,8 @@ class JobService:
         }
 
         def create(connection: Connection) -> tuple[JobRow, bool]:
+            if idempotency_key is not None or dedupe_key is not None:
+                store.serialize_user(connection, user_id)
             existing = store.reusable(
                 connection,
                 user_id,
@@ -335,13 +337,14 @@ class JobService:
     ) -> Deferred | None:
         """Fair share: a pending job whose user already runs ``max_running_per_user`` jobs
         waits (no attempt spent), so one user's flood cannot hold every worker. Atomic on
-        SQLite (one writer); on PostgreSQL two workers may both take the last slot."""
+        SQLite (one writer); on PostgreSQL the user's row lock orders the claims."""
         cap = self.settings.max_running_per_user
         if not cap:
             return None
         job = store.get(connection, job_id)
         if job is None or job.status != JobStatus.PENDING.value:
             return None
+        store.serialize_user(connection, job.user_id)
         if store.running_count(connection, job.user_id) < cap:
             return None
         delay = FAIR_SHARE_DELAY_S * random.uniform(1.0, 1.5)  # noqa: S311 (jitter)

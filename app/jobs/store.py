@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.db import UTCDateTime
 from app.errors import Invalid
 from app.jobs.status import JobStatus
-from app.models import BackgroundJob, JobEntityAssociation, JobEvent
+from app.models import BackgroundJob, JobEntityAssociation, JobEvent, User
 from app.schemas import JobRead
 
 jobs = cast(Table, BackgroundJob.__table__)
@@ -225,6 +225,20 @@ def entity_links(
     for job_id, entity_type, entity_id in connection.execute(query):
         links.setdefault(job_id, []).append((entity_type, entity_id))
     return links
+
+
+def serialize_user(connection: Connection, user_id: uuid.UUID) -> None:
+    """Make this transaction the only one deciding for ``user_id`` until it ends.
+
+    Check-then-act decisions per user (an Idempotency-Key or dedupe key already taken, the
+    running cap) race between processes on PostgreSQL: lock the user's row for them. ``FOR NO
+    KEY UPDATE`` leaves foreign-key checks (inserting the user's jobs) unblocked. SQLite has one
+    writer and no row locks, so the clause is dropped there and the statement is a cheap read.
+    """
+    users = User.__table__
+    connection.execute(
+        select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True)
+    )
 
 
 def running_count(connection: Connection, user_id: uuid.UUID) -> int:
