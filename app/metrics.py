@@ -90,26 +90,32 @@ class Metrics:
             ["status"],
             registry=registry,
         )
-        self._children: dict[tuple[str, str], Any] = {}
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, name: str, metric: Any, *labels: str) -> Any:
+        """The labelled child of ``metric``, cached (``labels()`` takes a lock every call)."""
+        key = (name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def job(self, outcome: str, job_type: str) -> None:
         """Count a job ``outcome`` (one of ``JOB_OUTCOMES``) for ``job_type``."""
-        key = (outcome, job_type)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self._jobs[outcome].labels(job_type)
-        child.inc()
+        self._child(outcome, self._jobs[outcome], job_type).inc()
 
     def finished(self, job_type: str, status: str, started: datetime | None, now: datetime) -> None:
         """An attempt ended (completed or failed): count it and observe its run time."""
         self.job(status, job_type)
         if started is not None:
-            self.job_duration.labels(job_type, status).observe((now - started).total_seconds())
+            duration = self._child("duration", self.job_duration, job_type, status)
+            duration.observe((now - started).total_seconds())
 
     def started(self, job_type: str, attempt: int, created: datetime, now: datetime) -> None:
         """A job's first attempt began: observe how long it waited for a worker."""
         if attempt == 1:
-            self.queue_wait.labels(job_type).observe(max(0.0, (now - created).total_seconds()))
+            wait = self._child("wait", self.queue_wait, job_type)
+            wait.observe(max(0.0, (now - created).total_seconds()))
 
     def render(self, queue_counts: Mapping[str, tuple[int, int]]) -> bytes:
         """The text exposition, after setting the scrape-time gauges (queued, active)."""

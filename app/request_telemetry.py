@@ -28,6 +28,7 @@ HEADER = "X-Request-ID"
 SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 UNMATCHED = "<unmatched>"
+MAX_PATH = 200  # the path is the client's: logged, but not at any length
 
 
 def request_id(incoming: str | None) -> str:
@@ -73,11 +74,13 @@ class RequestTelemetry:
                 self._record(scope, status, streaming, time.perf_counter() - started)
 
     def _record(self, scope: Scope, status: int, streaming: bool, elapsed_s: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or UNMATCHED
+        matched = scope.get("route")
+        # A mount at the root (the web app) has the empty path; nothing matched: one label.
+        route = UNMATCHED if matched is None else getattr(matched, "path", None) or "/"
         method = scope["method"]
         if not streaming:
             self.metrics.http_duration.labels(method, route, str(status)).observe(elapsed_s)
-        path: str = scope["path"]
+        path: str = scope["path"][:MAX_PATH]
         level = logging.DEBUG if path in QUIET_PATHS else logging.INFO
         if log.isEnabledFor(level):
             log.log(
