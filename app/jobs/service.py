@@ -41,6 +41,7 @@ from app.jobs.store import (
     STALLS_LEFT,
     JobRow,
 )
+from app.metrics import Metrics
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
 
@@ -90,8 +91,10 @@ class JobService:
         settings: Settings,
         running: RunningJobs | None = None,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.queues = queues
         self.bus = bus
         self.registry = registry
@@ -179,9 +182,19 @@ class JobService:
         job, created = await self.db.write(create)
         if not created:
             return job
+        self.metrics.job("submitted", job_type)
         await self.bus.publish({user_id})
         await self.enqueue(job)
-        log.info("job.enqueued", extra={"job_id": str(job.id), "job_type": job_type})
+        log.info(
+            "job.enqueued",
+            extra={
+                "job_id": str(job.id),
+                "job_type": job_type,
+                "user_id": str(user_id),
+                "queue": job.queue,
+                "priority": priority,
+            },
+        )
         return job
 
     async def get(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
@@ -221,6 +234,17 @@ class JobService:
             },
         )
         self.running.cancel(job_id)
+        self.metrics.job("cancelled", job.job_type)
+        log.info(
+            "job.cancelled",
+            extra={
+                "job_id": str(job_id),
+                "job_type": job.job_type,
+                "user_id": str(user_id),
+                "attempt": job.attempt,
+                "by": "user",
+            },
+        )
         await self._abort_queued(job, "cancelled by user")
         return job
 
@@ -330,7 +354,12 @@ class JobService:
         if job is None or isinstance(job, Deferred):
             return job
         await self.bus.publish({job.user_id})
-        return job if job.status == JobStatus.RUNNING.value else None
+        if job.status != JobStatus.RUNNING.value:
+            if job.status == JobStatus.FAILED.value:
+                self.metrics.job("failed", job.job_type)  # stalled too often
+            return None
+        self.metrics.started(job.job_type, job.attempt, job.created_at, now)
+        return job
 
     def _over_running_cap(
         self, connection: Connection, job_id: uuid.UUID, now: datetime
@@ -379,7 +408,11 @@ class JobService:
         changed = await self._worker_change(
             job_id, attempt, JobAction.PROGRESS, values, params={"w_percent": percent}
         )
-        return changed is not None
+        if changed is None:
+            return False
+        if log.isEnabledFor(logging.DEBUG):  # one line per throttled update: debug only
+            log.debug("job.progress", extra={"progress": percent, "step": message})
+        return True
 
     async def renew_lease(self, job_id: uuid.UUID, attempt: int) -> bool:
         """Heartbeat without an event. False when the attempt was cancelled or taken over."""
@@ -416,7 +449,10 @@ class JobService:
             "error_message": None,
             "error_kind": None,
         }
-        return await self._worker_change(job_id, attempt, JobAction.COMPLETE, values, effect=effect)
+        job = await self._worker_change(job_id, attempt, JobAction.COMPLETE, values, effect=effect)
+        if job is not None:
+            self.metrics.finished(job.job_type, "completed", job.started_at, job.completed_at)
+        return job
 
     async def fail(
         self, job_id: uuid.UUID, attempt: int, kind: ErrorKind, message: str, detail: str | None
@@ -428,7 +464,10 @@ class JobService:
             "completed_at": self.clock(),
             "lease_expires_at": None,
         }
-        return await self._worker_change(job_id, attempt, JobAction.FAIL, values)
+        job = await self._worker_change(job_id, attempt, JobAction.FAIL, values)
+        if job is not None:
+            self.metrics.finished(job.job_type, "failed", job.started_at, job.completed_at)
+        return job
 
     async def schedule_retry(
         self, job_id: uuid.UUID, attempt: int, message: str, detail: str | None, delay_s: float
@@ -443,7 +482,10 @@ class JobService:
             "run_after": self.clock() + timedelta(seconds=delay_s),
             "lease_expires_at": None,
         }
-        return await self._worker_change(job_id, attempt, JobAction.RETRY, values)
+        job = await self._worker_change(job_id, attempt, JobAction.RETRY, values)
+        if job is not None:
+            self.metrics.job("retried", job.job_type)
+        return job
 
     async def requeue(self, job_id: uuid.UUID, attempt: int) -> JobRow | None:
         """Back to pending without spending a retry (shutdown interrupted the attempt)."""
@@ -476,7 +518,18 @@ class JobService:
                 continue
             owners.add(outcome.user_id)
             reaped += 1
-            log.warning("job.reaped", extra={"job_id": str(job_id), "status": outcome.status})
+            log.warning(
+                "job.reaped",
+                extra={
+                    "job_id": str(job_id),
+                    "job_type": outcome.job_type,
+                    "user_id": str(outcome.user_id),
+                    "attempt": outcome.attempt,
+                    "status": outcome.status,
+                },
+            )
+            if outcome.status == JobStatus.FAILED.value:
+                self.metrics.job("failed", outcome.job_type)
             if outcome.status == JobStatus.PENDING.value:
                 await self.enqueue(outcome, replace_active=True)
         await self.bus.publish(owners)

@@ -253,8 +253,70 @@ def get(connection: Connection, job_id: uuid.UUID) -> JobRow | None:
 
 
 def remove(connection: Connection, job_id: uuid.UUID) -> None:
-    connection.execute(delete(events).where(events.c.job_id == job_id))
-    connection.execute(delete(jobs).where(jobs.c.id == job_id))
+    delete_jobs(connection, [job_id])
+
+
+def delete_jobs(connection: Connection, job_ids: Collection[uuid.UUID]) -> dict[str, int]:
+    """Delete jobs with everything that hangs off them (the one place that does: a user's delete
+    and retention cleanup both come here). Rows per table, for reports.
+
+    Explicit deletes rather than ``ON DELETE CASCADE``: SQLite enforces foreign keys only when a
+    connection asks, and the counts tell the cleanup report what went. Entities the jobs made
+    (resumes, postings, optimizations) stay: the user still owns them.
+    """
+    if not job_ids:
+        return {"jobs": 0, "events": 0, "associations": 0}
+    ids = list(job_ids)
+    removed = {
+        "events": connection.execute(delete(events).where(events.c.job_id.in_(ids))).rowcount,
+        "associations": connection.execute(
+            delete(associations).where(associations.c.job_id.in_(ids))
+        ).rowcount,
+    }
+    # --- tables added by other features that reference background_jobs go here (job_attempts,
+    # --- and admin_audit if its rows should not outlive the job), before the jobs themselves.
+    removed["jobs"] = connection.execute(delete(jobs).where(jobs.c.id.in_(ids))).rowcount
+    return removed
+
+
+def finished_before(
+    connection: Connection,
+    status: JobStatus,
+    before: datetime,
+    *,
+    after_id: uuid.UUID | None = None,
+    limit: int = 500,
+) -> Sequence[Any]:
+    """Jobs in terminal ``status`` that finished before ``before`` (id and queue), in id order
+    after ``after_id``: one bounded batch for retention cleanup."""
+    finished = func.coalesce(jobs.c.completed_at, jobs.c.updated_at)
+    query = select(jobs.c.id, jobs.c.queue).where(jobs.c.status == status.value, finished < before)
+    if after_id is not None:
+        query = query.where(jobs.c.id > after_id)
+    return connection.execute(query.order_by(jobs.c.id).limit(limit)).all()
+
+
+def still_finished_before(
+    connection: Connection, job_ids: Collection[uuid.UUID], status: JobStatus, before: datetime
+) -> list[uuid.UUID]:
+    """Of ``job_ids``, those still in ``status`` and finished before ``before`` (a job retried
+    since the batch was read is no longer due for deletion)."""
+    finished = func.coalesce(jobs.c.completed_at, jobs.c.updated_at)
+    query = select(jobs.c.id).where(
+        jobs.c.id.in_(list(job_ids)), jobs.c.status == status.value, finished < before
+    )
+    return list(connection.execute(query).scalars())
+
+
+def dependents(connection: Connection, job_ids: Collection[uuid.UUID]) -> dict[str, int]:
+    """How many events and entity associations hang off ``job_ids`` (for a dry run)."""
+    ids = list(job_ids)
+    count_events = select(func.count()).where(events.c.job_id.in_(ids))
+    count_links = select(func.count()).where(associations.c.job_id.in_(ids))
+    return {
+        "events": int(connection.execute(count_events).scalar_one()),
+        "associations": int(connection.execute(count_links).scalar_one()),
+    }
 
 
 def encode_cursor(job: JobRow) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from app.routes.submission import IdempotencyKey
 from app.schemas import JobPage, JobRead, JobSubmit
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+log = logging.getLogger("atspro.sse")
 
 TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 
@@ -118,6 +120,21 @@ async def job_events(
 
 
 async def _stream(
+    jobs: Jobs, user_id: uuid.UUID, job: JobRow | None, after: int | None, poll_s: float
+) -> AsyncIterator[ServerSentEvent]:
+    """The stream, counted in ``atspro_sse_clients`` and logged as it opens and closes."""
+    fields = {"user_id": str(user_id), "job_id": str(job.id) if job else None}
+    jobs.metrics.sse_clients.inc()
+    log.info("sse.connected", extra={**fields, "resumed": after is not None})
+    try:
+        async for message in _messages(jobs, user_id, job, after, poll_s):
+            yield message
+    finally:
+        jobs.metrics.sse_clients.dec()
+        log.info("sse.disconnected", extra=fields)
+
+
+async def _messages(
     jobs: Jobs, user_id: uuid.UUID, job: JobRow | None, after: int | None, poll_s: float
 ) -> AsyncIterator[ServerSentEvent]:
     job_id = job.id if job else None
