@@ -131,3 +131,25 @@ class OptimizeRequest(ApiInput):
 
     resume_id: uuid.UUID
     job_id: uuid.UUID
+
+
+# --- per-attempt history (operations) --------------------------------------------------------
+
+
+class AttemptRead(ApiModel):
+    """One run of a job, as its owner sees it (no traceback, no worker)."""
+
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str = Field(
+        description="running, completed, failed, retry_scheduled, requeued, stalled or cancelled"
+    )
+    error_kind: ErrorKind | None
+    error_message: str | None
+
+
+class JobDetail(JobRead):
+    """``GET /api/jobs/{id}``: the job and the history of its attempts, oldest first."""
+
+    attempts: list[AttemptRead] = Field(default_factory=list)

@@ -28,7 +28,8 @@ from sqlalchemy.engine import Connection
 
 from app.db import Database, utcnow
 from app.errors import Conflict, ErrorKind, Invalid, NotFound
-from app.jobs import store
+from app.jobs import attempts, store
+from app.jobs.attempts import Outcome
 from app.jobs.events import EventBus
 from app.jobs.running import RunningJobs
 from app.jobs.status import JobAction, JobStatus, sources, target, transition
@@ -53,6 +54,15 @@ SAQ_ATTEMPTS = 1000
 SAQ_RESULT_TTL_S = 3600
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 FAIR_SHARE_DELAY_S = 1.0  # a job over its user's running cap looks again after about this long
+
+
+# How a worker's status change ends its attempt (progress does not end it).
+ATTEMPT_OUTCOMES = {
+    JobAction.COMPLETE: Outcome.COMPLETED,
+    JobAction.FAIL: Outcome.FAILED,
+    JobAction.RETRY: Outcome.RETRY_SCHEDULED,
+    JobAction.REQUEUE: Outcome.REQUEUED,
+}
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,10 @@ class JobService:
             raise NotFound(f"job {job_id} not found")
         return job
 
+    async def attempts(self, job_id: uuid.UUID) -> Sequence[Row[Any]]:
+        """The job's attempts, oldest first (for a job the caller already owns)."""
+        return await self.db.read(lambda c: attempts.for_jobs(c, [job_id]))
+
     async def entity_links(
         self, job_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[tuple[str, uuid.UUID]]]:
@@ -217,6 +231,9 @@ class JobService:
                 "error_message": "Cancelled by the user",
                 "lease_expires_at": None,
             },
+            effect=lambda connection, job: attempts.close_attempt(
+                connection, job.id, job.attempt, Outcome.CANCELLED, now
+            ),
         )
         self.running.cancel(job_id)
         await self._abort_queued(job, "cancelled by user")
@@ -316,13 +333,15 @@ class JobService:
                 )
 
             job = start()
+            if job is None:
+                # A worker that died without a word: this delivery takes over, counting a stall.
+                stalled = self._record_stall(connection, job_id, now)
+                if stalled is None or stalled.status != JobStatus.PENDING.value:
+                    return stalled  # not startable, or failed for good
+                job = start()
             if job is not None:
-                return job
-            # A worker that died without a word: this delivery takes over, counting a stall.
-            stalled = self._record_stall(connection, job_id, now)
-            if stalled is None or stalled.status != JobStatus.PENDING.value:
-                return stalled  # not startable, or failed for good
-            return start()
+                attempts.open_attempt(connection, job, now)
+            return job
 
         job = await self.db.write(claim)
         if job is None or isinstance(job, Deferred):
@@ -569,8 +588,16 @@ class JobService:
             params=params,
         )
         if requeued is not None:
+            attempts.close_attempt(
+                connection,
+                job_id,
+                requeued.attempt,
+                Outcome.STALLED,
+                now,
+                error_message="The worker stopped renewing its lease",
+            )
             return requeued
-        return store.change(
+        failed = store.change(
             connection,
             job_id,
             sources={JobStatus.RUNNING},
@@ -589,9 +616,25 @@ class JobService:
             where=[LEASE_EXPIRED],
             params=params,
         )
+        if failed is not None:
+            attempts.close_attempt(
+                connection,
+                job_id,
+                failed.attempt,
+                Outcome.FAILED,
+                now,
+                error_kind=failed.error_kind,
+                error_message=failed.error_message,
+            )
+        return failed
 
     async def _user_change(
-        self, user_id: uuid.UUID, job_id: uuid.UUID, action: JobAction, values: dict[str, Any]
+        self,
+        user_id: uuid.UUID,
+        job_id: uuid.UUID,
+        action: JobAction,
+        values: dict[str, Any],
+        effect: Callable[[Connection, JobRow], None] | None = None,
     ) -> JobRow:
         now = self.clock()
         values = {"status": target(action).value, **values}
@@ -607,6 +650,8 @@ class JobService:
                 user_id=user_id,
             )
             if job is not None:
+                if effect is not None:
+                    effect(connection, job)
                 return job
             current = store.get(connection, job_id)
             if current is None or current.user_id != user_id:
@@ -629,6 +674,7 @@ class JobService:
     ) -> JobRow | None:
         now = self.clock()
         values = {"status": transition(JobStatus.RUNNING, action).value, **values}
+        outcome = ATTEMPT_OUTCOMES.get(action)
 
         def apply(connection: Connection) -> JobRow | None:
             job = store.change(
@@ -643,6 +689,17 @@ class JobService:
             )
             if job is not None and effect is not None:
                 effect(connection, job)
+            if job is not None and outcome is not None:
+                attempts.close_attempt(
+                    connection,
+                    job_id,
+                    attempt,
+                    outcome,
+                    now,
+                    error_kind=values.get("error_kind"),
+                    error_message=values.get("error_message"),
+                    traceback=values.get("error_detail"),
+                )
             return job
 
         job = await self.db.write(apply)

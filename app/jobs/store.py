@@ -33,12 +33,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.db import UTCDateTime
 from app.errors import Invalid
 from app.jobs.status import JobStatus
-from app.models import BackgroundJob, JobEntityAssociation, JobEvent
+from app.models import BackgroundJob, JobAttempt, JobEntityAssociation, JobEvent
 from app.schemas import JobRead
 
 jobs = cast(Table, BackgroundJob.__table__)
 events = cast(Table, JobEvent.__table__)
 associations = cast(Table, JobEntityAssociation.__table__)
+attempt_rows = cast(Table, JobAttempt.__table__)
 
 JobRow = Row[Any]
 
@@ -240,6 +241,7 @@ def get(connection: Connection, job_id: uuid.UUID) -> JobRow | None:
 
 def remove(connection: Connection, job_id: uuid.UUID) -> None:
     connection.execute(delete(events).where(events.c.job_id == job_id))
+    connection.execute(delete(attempt_rows).where(attempt_rows.c.job_id == job_id))
     connection.execute(delete(jobs).where(jobs.c.id == job_id))
 
 
