@@ -439,8 +439,8 @@ class JobService:
     ) -> JobRow | None:
         values = {
             "error_kind": kind.value,
-            "error_message": message,
-            "error_detail": detail,
+            "error_message": attempts.redact(message),
+            "error_detail": attempts.redact(detail),
             "completed_at": self.clock(),
             "lease_expires_at": None,
         }
@@ -453,8 +453,8 @@ class JobService:
             "status": transition(JobStatus.RUNNING, JobAction.RETRY).value,
             "retry_count": NEXT_RETRY,
             "error_kind": ErrorKind.TRANSIENT.value,
-            "error_message": message,
-            "error_detail": detail,
+            "error_message": attempts.redact(message),
+            "error_detail": attempts.redact(detail),
             "progress_message": f"Retrying in {math.ceil(delay_s)} s",
             "run_after": self.clock() + timedelta(seconds=delay_s),
             "lease_expires_at": None,
