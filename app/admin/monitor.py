@@ -55,6 +55,7 @@ from app.models import User
 
 ADMIN_KEY = "atspro_admin"
 VIA = "queue monitor"
+LISTED_JOBS = 100  # jobs on a queue's page (SAQ's page shows incomplete jobs only)
 
 
 def content_security_policy(html: str) -> str:
@@ -155,7 +156,10 @@ class QueueMonitor:
         return JSONResponse({"queues": [await q.info() for q in _queues(request).values()]})
 
     async def queue(self, request: Request) -> JSONResponse:
-        return JSONResponse({"queue": await _queue(request).info(jobs=True)})
+        info = await _queue(request).info(jobs=True, limit=LISTED_JOBS)
+        # SAQ's PostgresQueue ignores the limit and returns every incomplete job.
+        info["jobs"] = info["jobs"][:LISTED_JOBS]
+        return JSONResponse({"queue": info})
 
     async def job(self, request: Request) -> JSONResponse:
         return JSONResponse({"job": job_dict(await _saq_job(request))})

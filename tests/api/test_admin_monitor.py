@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -208,3 +209,22 @@ async def test_two_apps_in_one_process_each_show_their_own_queues(
             assert theirs["jobs"] == []
             assert_problem(await other_admin.get(f"{MONITOR}/api/queues/default/jobs/{slow}"), 404)
             assert (await ann.post(f"/api/jobs/{slow}/cancel")).status_code == 200
+
+
+async def test_entries_that_are_not_our_jobs_keep_saq_behaviour(live: LiveApp) -> None:
+    """A queue entry with no row in our job table (a foreign key) is aborted by SAQ itself,
+    and the action is still audited."""
+    queue = live.container.queues["low"]
+    await queue.enqueue("diagnostic.echo", key="cron:tidy", scheduled=int(time.time()) + 3600)
+    async with await live.user("ops@example.com", admin=True) as admin:
+        listed = (await admin.get(f"{MONITOR}/api/queues/low")).json()["queue"]
+        assert "cron:tidy" in {job["key"] for job in listed["jobs"]}
+        response = await admin.post(f"{MONITOR}/api/queues/low/jobs/cron:tidy/abort")
+        assert response.status_code == 200, response.text
+        entries = (await admin.get("/api/admin/audit", params={"action": "queue.abort"})).json()
+    saq_job = await queue.job("cron:tidy")
+    assert saq_job is not None
+    assert saq_job.status == "aborted"
+    assert [(e["target"], e["detail"]) for e in entries["items"]] == [
+        ("cron:tidy", {"via": "queue monitor"})
+    ]
