@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 
 from app.admin.audit import AuditLog
 from app.admin.console import DeadLetterConsole
-from app.deps import CurrentAdmin, current_admin, current_user, get_container
+from app.deps import current_admin, current_user, get_container
 from app.models import User
 
 
@@ -29,6 +29,5 @@ def get_console(request: Request) -> DeadLetterConsole:
     return DeadLetterConsole(container.db, container.jobs, AuditLog(container.db))
 
 
-Admin = CurrentAdmin
 Audit = Annotated[AuditLog, Depends(get_audit)]
 Console = Annotated[DeadLetterConsole, Depends(get_console)]

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 
-from app.admin.access import Admin, Audit, Console
+from app.admin.access import Audit, Console
 from app.admin.analytics import UsageAnalytics
 from app.admin.console import DeadLetterFilter
 from app.admin.schemas import (
@@ -28,7 +28,7 @@ from app.admin.schemas import (
     RetryMatchingRequest,
     RetryMatchingResult,
 )
-from app.deps import AppContainer, current_admin
+from app.deps import AppContainer, CurrentAdmin, current_admin
 from app.errors import ErrorKind
 from app.jobs.status import JobStatus
 from app.schemas import JobRead
@@ -78,7 +78,7 @@ async def list_dead_letters(
 
 @router.post("/jobs/retry", response_model=RetryMatchingResult)
 async def retry_matching(
-    body: RetryMatchingRequest, console: Console, admin: Admin
+    body: RetryMatchingRequest, console: Console, admin: CurrentAdmin
 ) -> RetryMatchingResult:
     """Retry every failed job the filter selects (at most 10,000 per call)."""
     selection = DeadLetterFilter(
@@ -104,12 +104,12 @@ async def inspect_job(job_id: uuid.UUID, console: Console) -> DeadLetterInspecti
 
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead)
-async def retry_job(job_id: uuid.UUID, console: Console, admin: Admin) -> JobRead:
+async def retry_job(job_id: uuid.UUID, console: Console, admin: CurrentAdmin) -> JobRead:
     return JobRead.model_validate(await console.retry(admin, job_id))
 
 
 @router.delete("/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def discard_job(job_id: uuid.UUID, console: Console, admin: Admin) -> None:
+async def discard_job(job_id: uuid.UUID, console: Console, admin: CurrentAdmin) -> None:
     """Delete a finished job with its events, attempts and queue entry (409 if unfinished)."""
     await console.discard(admin, job_id)
 
