@@ -2,8 +2,8 @@
 
 Failed rows in ``background_jobs`` are the dead-letter list (SAQ's own failed state mirrors
 them). Every action goes through the same ``JobService`` change a user's own retry or cancel
-uses, so the transition table, events and SSE behave as usual, and each one is written to the
-audit log.
+uses, so the transition table, events and SSE behave as usual; its audit entry is written in the
+same transaction as the change, so there is never one without the other.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from sqlalchemy import Row, Select, Table, and_, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.admin.audit import AuditLog
-from app.db import Database
+from app.admin.audit import AuditLog, add_entry
+from app.db import Database, utcnow
 from app.errors import Conflict, ErrorKind, Invalid, NotFound
 from app.jobs import attempts, store
-from app.jobs.service import JobService
+from app.jobs.service import Effect, JobService
 from app.jobs.status import JobStatus
 from app.jobs.store import JobRow, jobs
 from app.models import User
@@ -153,16 +153,16 @@ class DeadLetterConsole:
     async def retry(self, admin: User, job_id: uuid.UUID, *, via: str = "console") -> JobRow:
         """Run a failed or cancelled job again (a new attempt, same id), whoever owns it."""
         owner = await self._owner(job_id)
-        job = await self.service.retry(owner, job_id)
-        await self.audit.record(admin, "job.retry", str(job_id), {"via": via})
-        return job
+        return await self.service.retry(
+            owner, job_id, also=self._audited(admin, "job.retry", {"via": via})
+        )
 
     async def cancel(self, admin: User, job_id: uuid.UUID, *, via: str = "console") -> JobRow:
         """Cancel a pending or running job, whoever owns it."""
         owner = await self._owner(job_id)
-        job = await self.service.cancel(owner, job_id)
-        await self.audit.record(admin, "job.cancel", str(job_id), {"via": via})
-        return job
+        return await self.service.cancel(
+            owner, job_id, also=self._audited(admin, "job.cancel", {"via": via})
+        )
 
     async def retry_matching(self, admin: User, selection: DeadLetterFilter) -> int:
         """Retry every job the filter selects (at most ``RETRY_ALL_LIMIT``); the count retried.
@@ -195,12 +195,21 @@ class DeadLetterConsole:
             if not JobStatus(job.status).is_terminal:
                 raise Conflict(f"cannot discard a {job.status} job; cancel it first")
             store.remove(connection, job_id)
+            detail = {"jobType": job.job_type, "status": job.status, "ownerId": str(job.user_id)}
+            add_entry(connection, admin, "job.discard", str(job_id), detail, utcnow())
             return job
 
         job = await self.db.write(remove)
         await self._drop_queue_entry(job)
-        detail = {"jobType": job.job_type, "status": job.status, "ownerId": str(job.user_id)}
-        await self.audit.record(admin, "job.discard", str(job_id), detail)
+
+    @staticmethod
+    def _audited(admin: User, action: str, detail: dict[str, Any]) -> Effect:
+        """An audit entry for the job, to be written in the transaction that changes it."""
+
+        def write(connection: Connection, job: JobRow) -> None:
+            add_entry(connection, admin, action, str(job.id), detail, utcnow())
+
+        return write
 
     async def exists(self, job_id: uuid.UUID) -> bool:
         return await self.db.read(lambda c: store.get(c, job_id)) is not None

@@ -56,6 +56,9 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 FAIR_SHARE_DELAY_S = 1.0  # a job over its user's running cap looks again after about this long
 
 
+# More rows written in a status change's transaction (what a job made, an audit entry).
+Effect = Callable[[Connection, JobRow], None]
+
 # How a worker's status change ends its attempt (progress does not end it).
 ATTEMPT_OUTCOMES = {
     JobAction.COMPLETE: Outcome.COMPLETED,
@@ -217,10 +220,19 @@ class JobService:
             return found[:limit], store.encode_cursor(found[limit - 1])
         return found, None
 
-    async def cancel(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
+    async def cancel(
+        self, user_id: uuid.UUID, job_id: uuid.UUID, *, also: Effect | None = None
+    ) -> JobRow:
         """Pending: taken off the queue. Running: its task is cancelled (here at once, in
-        another process at the worker's next abort check or lease renewal)."""
+        another process at the worker's next abort check or lease renewal). ``also`` is
+        written in the same transaction (an admin's audit entry)."""
         now = self.clock()
+
+        def close_attempt(connection: Connection, job: JobRow) -> None:
+            attempts.close_attempt(connection, job.id, job.attempt, Outcome.CANCELLED, now)
+            if also is not None:
+                also(connection, job)
+
         job = await self._user_change(
             user_id,
             job_id,
@@ -231,16 +243,17 @@ class JobService:
                 "error_message": "Cancelled by the user",
                 "lease_expires_at": None,
             },
-            effect=lambda connection, job: attempts.close_attempt(
-                connection, job.id, job.attempt, Outcome.CANCELLED, now
-            ),
+            effect=close_attempt,
         )
         self.running.cancel(job_id)
         await self._abort_queued(job, "cancelled by user")
         return job
 
-    async def retry(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
-        """A failed or cancelled job runs again: a new attempt of the same job id."""
+    async def retry(
+        self, user_id: uuid.UUID, job_id: uuid.UUID, *, also: Effect | None = None
+    ) -> JobRow:
+        """A failed or cancelled job runs again: a new attempt of the same job id. ``also`` is
+        written in the same transaction (an admin's audit entry)."""
         job = await self._user_change(
             user_id,
             job_id,
@@ -257,6 +270,7 @@ class JobService:
                 "completed_at": None,
                 "run_after": None,
             },
+            effect=also,
         )
         await self.enqueue(job)
         return job
@@ -634,7 +648,7 @@ class JobService:
         job_id: uuid.UUID,
         action: JobAction,
         values: dict[str, Any],
-        effect: Callable[[Connection, JobRow], None] | None = None,
+        effect: Effect | None = None,
     ) -> JobRow:
         now = self.clock()
         values = {"status": target(action).value, **values}
