@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from app.ai.schemas import JobPosting, Optimization, Resume
 from app.errors import ErrorKind
+from app.jobs.attempts import Outcome
 from app.jobs.status import JobStatus
 
 
@@ -142,9 +143,7 @@ class AttemptRead(ApiModel):
     attempt: int
     started_at: datetime
     finished_at: datetime | None
-    outcome: str = Field(
-        description="running, completed, failed, retry_scheduled, requeued, stalled or cancelled"
-    )
+    outcome: Outcome
     error_kind: ErrorKind | None
     error_message: str | None
 
