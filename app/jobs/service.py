@@ -28,7 +28,8 @@ from sqlalchemy.engine import Connection
 
 from app.db import Database, utcnow
 from app.errors import Conflict, ErrorKind, Invalid, NotFound
-from app.jobs import store
+from app.jobs import attempts, store
+from app.jobs.attempts import Outcome
 from app.jobs.events import EventBus
 from app.jobs.running import RunningJobs
 from app.jobs.status import JobAction, JobStatus, sources, target, transition
@@ -54,6 +55,18 @@ SAQ_ATTEMPTS = 1000
 SAQ_RESULT_TTL_S = 3600
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 FAIR_SHARE_DELAY_S = 1.0  # a job over its user's running cap looks again after about this long
+
+
+# More rows written in a status change's transaction (what a job made, an audit entry).
+Effect = Callable[[Connection, JobRow], None]
+
+# How a worker's status change ends its attempt (progress does not end it).
+ATTEMPT_OUTCOMES = {
+    JobAction.COMPLETE: Outcome.COMPLETED,
+    JobAction.FAIL: Outcome.FAILED,
+    JobAction.RETRY: Outcome.RETRY_SCHEDULED,
+    JobAction.REQUEUE: Outcome.REQUEUED,
+}
 
 
 @dataclass(frozen=True)
@@ -203,6 +216,10 @@ class JobService:
             raise NotFound(f"job {job_id} not found")
         return job
 
+    async def attempts(self, job_id: uuid.UUID) -> Sequence[Row[Any]]:
+        """The job's attempts, oldest first (for a job the caller already owns)."""
+        return await self.db.read(lambda c: attempts.for_jobs(c, [job_id]))
+
     async def entity_links(
         self, job_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[tuple[str, uuid.UUID]]]:
@@ -218,10 +235,19 @@ class JobService:
             return found[:limit], store.encode_cursor(found[limit - 1])
         return found, None
 
-    async def cancel(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
+    async def cancel(
+        self, user_id: uuid.UUID, job_id: uuid.UUID, *, also: Effect | None = None
+    ) -> JobRow:
         """Pending: taken off the queue. Running: its task is cancelled (here at once, in
-        another process at the worker's next abort check or lease renewal)."""
+        another process at the worker's next abort check or lease renewal). ``also`` is
+        written in the same transaction (an admin's audit entry)."""
         now = self.clock()
+
+        def close_attempt(connection: Connection, job: JobRow) -> None:
+            attempts.close_attempt(connection, job.id, job.attempt, Outcome.CANCELLED, now)
+            if also is not None:
+                also(connection, job)
+
         job = await self._user_change(
             user_id,
             job_id,
@@ -232,6 +258,7 @@ class JobService:
                 "error_message": "Cancelled by the user",
                 "lease_expires_at": None,
             },
+            effect=close_attempt,
         )
         self.running.cancel(job_id)
         self.metrics.job("cancelled", job.job_type)
@@ -248,8 +275,11 @@ class JobService:
         await self._abort_queued(job, "cancelled by user")
         return job
 
-    async def retry(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
-        """A failed or cancelled job runs again: a new attempt of the same job id."""
+    async def retry(
+        self, user_id: uuid.UUID, job_id: uuid.UUID, *, also: Effect | None = None
+    ) -> JobRow:
+        """A failed or cancelled job runs again: a new attempt of the same job id. ``also`` is
+        written in the same transaction (an admin's audit entry)."""
         job = await self._user_change(
             user_id,
             job_id,
@@ -266,6 +296,7 @@ class JobService:
                 "completed_at": None,
                 "run_after": None,
             },
+            effect=also,
         )
         await self.enqueue(job)
         return job
@@ -342,13 +373,15 @@ class JobService:
                 )
 
             job = start()
+            if job is None:
+                # A worker that died without a word: this delivery takes over, counting a stall.
+                stalled = self._record_stall(connection, job_id, now)
+                if stalled is None or stalled.status != JobStatus.PENDING.value:
+                    return stalled  # not startable, or failed for good
+                job = start()
             if job is not None:
-                return job
-            # A worker that died without a word: this delivery takes over, counting a stall.
-            stalled = self._record_stall(connection, job_id, now)
-            if stalled is None or stalled.status != JobStatus.PENDING.value:
-                return stalled  # not startable, or failed for good
-            return start()
+                attempts.open_attempt(connection, job, now)
+            return job
 
         job = await self.db.write(claim)
         if job is None or isinstance(job, Deferred):
@@ -459,8 +492,8 @@ class JobService:
     ) -> JobRow | None:
         values = {
             "error_kind": kind.value,
-            "error_message": message,
-            "error_detail": detail,
+            "error_message": attempts.redact(message),
+            "error_detail": attempts.redact(detail),
             "completed_at": self.clock(),
             "lease_expires_at": None,
         }
@@ -476,8 +509,8 @@ class JobService:
             "status": transition(JobStatus.RUNNING, JobAction.RETRY).value,
             "retry_count": NEXT_RETRY,
             "error_kind": ErrorKind.TRANSIENT.value,
-            "error_message": message,
-            "error_detail": detail,
+            "error_message": attempts.redact(message),
+            "error_detail": attempts.redact(detail),
             "progress_message": f"Retrying in {math.ceil(delay_s)} s",
             "run_after": self.clock() + timedelta(seconds=delay_s),
             "lease_expires_at": None,
@@ -625,8 +658,16 @@ class JobService:
             params=params,
         )
         if requeued is not None:
+            attempts.close_attempt(
+                connection,
+                job_id,
+                requeued.attempt,
+                Outcome.STALLED,
+                now,
+                error_message="The worker stopped renewing its lease",
+            )
             return requeued
-        return store.change(
+        failed = store.change(
             connection,
             job_id,
             sources={JobStatus.RUNNING},
@@ -645,9 +686,25 @@ class JobService:
             where=[LEASE_EXPIRED],
             params=params,
         )
+        if failed is not None:
+            attempts.close_attempt(
+                connection,
+                job_id,
+                failed.attempt,
+                Outcome.FAILED,
+                now,
+                error_kind=failed.error_kind,
+                error_message=failed.error_message,
+            )
+        return failed
 
     async def _user_change(
-        self, user_id: uuid.UUID, job_id: uuid.UUID, action: JobAction, values: dict[str, Any]
+        self,
+        user_id: uuid.UUID,
+        job_id: uuid.UUID,
+        action: JobAction,
+        values: dict[str, Any],
+        effect: Effect | None = None,
     ) -> JobRow:
         now = self.clock()
         values = {"status": target(action).value, **values}
@@ -663,6 +720,8 @@ class JobService:
                 user_id=user_id,
             )
             if job is not None:
+                if effect is not None:
+                    effect(connection, job)
                 return job
             current = store.get(connection, job_id)
             if current is None or current.user_id != user_id:
@@ -685,6 +744,7 @@ class JobService:
     ) -> JobRow | None:
         now = self.clock()
         values = {"status": transition(JobStatus.RUNNING, action).value, **values}
+        outcome = ATTEMPT_OUTCOMES.get(action)
 
         def apply(connection: Connection) -> JobRow | None:
             job = store.change(
@@ -699,6 +759,17 @@ class JobService:
             )
             if job is not None and effect is not None:
                 effect(connection, job)
+            if job is not None and outcome is not None:
+                attempts.close_attempt(
+                    connection,
+                    job_id,
+                    attempt,
+                    outcome,
+                    now,
+                    error_kind=values.get("error_kind"),
+                    error_message=values.get("error_message"),
+                    traceback=values.get("error_detail"),
+                )
             return job
 
         job = await self.db.write(apply)

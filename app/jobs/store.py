@@ -33,12 +33,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.db import UTCDateTime
 from app.errors import Invalid
 from app.jobs.status import JobStatus
-from app.models import BackgroundJob, JobEntityAssociation, JobEvent, User
+from app.models import BackgroundJob, JobAttempt, JobEntityAssociation, JobEvent, User
 from app.schemas import JobRead
 
 jobs = cast(Table, BackgroundJob.__table__)
 events = cast(Table, JobEvent.__table__)
 associations = cast(Table, JobEntityAssociation.__table__)
+attempt_rows = cast(Table, JobAttempt.__table__)
 
 JobRow = Row[Any]
 
@@ -265,7 +266,7 @@ def delete_jobs(connection: Connection, job_ids: Collection[uuid.UUID]) -> dict[
     (resumes, postings, optimizations) stay: the user still owns them.
     """
     if not job_ids:
-        return {"jobs": 0, "events": 0, "associations": 0}
+        return {"jobs": 0, "events": 0, "associations": 0, "attempts": 0}
     ids = list(job_ids)
     removed = {
         "events": connection.execute(delete(events).where(events.c.job_id.in_(ids))).rowcount,
@@ -273,8 +274,9 @@ def delete_jobs(connection: Connection, job_ids: Collection[uuid.UUID]) -> dict[
             delete(associations).where(associations.c.job_id.in_(ids))
         ).rowcount,
     }
-    # --- tables added by other features that reference background_jobs go here (job_attempts,
-    # --- and admin_audit if its rows should not outlive the job), before the jobs themselves.
+    removed["attempts"] = connection.execute(
+        delete(attempt_rows).where(attempt_rows.c.job_id.in_(ids))
+    ).rowcount
     removed["jobs"] = connection.execute(delete(jobs).where(jobs.c.id.in_(ids))).rowcount
     return removed
 
@@ -309,14 +311,14 @@ def still_finished_before(
 
 
 def dependents(connection: Connection, job_ids: Collection[uuid.UUID]) -> dict[str, int]:
-    """How many events and entity associations hang off ``job_ids`` (for a dry run)."""
+    """How many events, entity associations and attempts hang off ``job_ids`` (for a dry run)."""
     ids = list(job_ids)
-    count_events = select(func.count()).where(events.c.job_id.in_(ids))
-    count_links = select(func.count()).where(associations.c.job_id.in_(ids))
-    return {
-        "events": int(connection.execute(count_events).scalar_one()),
-        "associations": int(connection.execute(count_links).scalar_one()),
+    counts = {
+        "events": select(func.count()).where(events.c.job_id.in_(ids)),
+        "associations": select(func.count()).where(associations.c.job_id.in_(ids)),
+        "attempts": select(func.count()).where(attempt_rows.c.job_id.in_(ids)),
     }
+    return {name: int(connection.execute(query).scalar_one()) for name, query in counts.items()}
 
 
 def encode_cursor(job: JobRow) -> str:

@@ -17,7 +17,7 @@ from app.errors import Invalid
 from app.jobs.status import JobStatus
 from app.jobs.store import JobRow
 from app.routes.submission import IdempotencyKey
-from app.schemas import JobPage, JobRead, JobSubmit
+from app.schemas import AttemptRead, JobDetail, JobPage, JobRead, JobSubmit
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 log = logging.getLogger("atspro.sse")
@@ -178,10 +178,12 @@ def _message(event_id: int, event_type: str, job: object) -> ServerSentEvent:
     )
 
 
-@router.get("/{job_id}", response_model=JobRead)
-async def get_job(job_id: uuid.UUID, jobs: Jobs, user: CurrentUser) -> JobRead:
+@router.get("/{job_id}", response_model=JobDetail)
+async def get_job(job_id: uuid.UUID, jobs: Jobs, user: CurrentUser) -> JobDetail:
+    """The job, with the history of its attempts."""
     [job] = await read_with_links(jobs, [await jobs.get(user.id, job_id)])
-    return job
+    history = [AttemptRead.model_validate(row) for row in await jobs.attempts(job_id)]
+    return JobDetail(**dict(job), attempts=history)
 
 
 @router.post("/{job_id}/cancel", response_model=JobRead)
