@@ -1,4 +1,4 @@
-"""``atspro``: serve | worker | migrate | user create | token create | status."""
+"""``atspro``: serve | worker | migrate | user create | token create | status | cleanup."""
 
 from __future__ import annotations
 
@@ -72,8 +72,16 @@ def make_parser() -> argparse.ArgumentParser:
     create_token.add_argument("--name", default="cli")
     create_token.set_defaults(handler=_create_token)
 
-    status = commands.add_parser("status", help="queue depths and workers, as JSON")
+    status = commands.add_parser(
+        "status", help="queue depths, running jobs, workers and the oldest pending job, as JSON"
+    )
     status.set_defaults(handler=_status)
+
+    cleanup = commands.add_parser(
+        "cleanup", help="delete finished jobs past their retention (ATSPRO_RETAIN_*_DAYS)"
+    )
+    cleanup.add_argument("--dry-run", action="store_true", help="only count what would go")
+    cleanup.set_defaults(handler=_cleanup)
     return parser
 
 
@@ -104,6 +112,7 @@ def _run_uvicorn(settings: Settings, port: int) -> int:
         host=settings.host,
         port=port,
         log_config=None,
+        access_log=False,  # app/request_telemetry.py logs each request as `http.request`
         timeout_graceful_shutdown=GRACEFUL_HTTP_SHUTDOWN_S,
         lifespan="on",
     )
@@ -163,20 +172,40 @@ def _create_token(args: argparse.Namespace) -> int:
 
 
 def _status(_args: argparse.Namespace) -> int:
+    from app.db import utcnow
+    from app.jobs.backlog import backlog
+
     async def collect() -> dict[str, object]:
         async with _container() as container:
             queues: dict[str, object] = {}
             for name, queue in container.queues.items():
                 info = await queue.info()
+                workers = info.get("workers") or {}
                 queues[name] = {
                     "queued": info.get("queued"),
                     "active": info.get("active"),
                     "scheduled": info.get("scheduled"),
-                    "workers": len(info.get("workers") or {}),
+                    "workers": len(workers),
+                    "workerIds": sorted(workers),
                 }
-            return {"queues": queues}
+            jobs = await container.db.read(lambda c: backlog(c, utcnow()))
+            return {"queues": queues, "jobs": jobs}
 
     print(json.dumps(asyncio.run(collect()), indent=2))
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    """One retention pass now (the fleet also runs one every ATSPRO_CLEANUP_INTERVAL_S)."""
+    from app.jobs.cleanup import Cleaner
+
+    async def clean() -> dict[str, object]:
+        async with _container() as container:
+            cleaner = Cleaner(db=container.db, queues=container.queues, settings=container.settings)
+            report = await cleaner.run(dry_run=args.dry_run)
+            return report.as_dict()
+
+    print(json.dumps(asyncio.run(clean()), indent=2))
     return 0
 
 

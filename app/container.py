@@ -13,6 +13,8 @@ from app.jobs.events import EventBus
 from app.jobs.service import JobService
 from app.jobs.worker import AppWorker
 from app.locks import Locks
+from app.loop_monitor import LoopLagMonitor
+from app.metrics import Metrics
 from app.settings import Settings
 from app.tasks.base import TaskServices
 
@@ -29,3 +31,6 @@ class Container:
     entities: EntityService
     task_services: TaskServices
     workers: list[AppWorker] = field(default_factory=list)
+    # Telemetry (ops-telemetry): this process's metrics and event-loop lag.
+    metrics: Metrics = field(default_factory=Metrics)
+    loop: LoopLagMonitor = field(default_factory=LoopLagMonitor)

@@ -17,7 +17,7 @@ from fastapi.security import HTTPBearer
 from app.auth import AuthService
 from app.container import Container
 from app.entities.service import EntityService
-from app.errors import NotFound, Unauthorized
+from app.errors import Forbidden, Unauthorized
 from app.jobs.service import JobService
 from app.models import User
 from app.ratelimit import RateLimits
@@ -121,9 +121,10 @@ async def current_user(request: Request, _documented: Annotated[Any, Depends(_be
 
 
 async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
-    """An admin, for the operations views. Anyone else gets the 404 of a page that is not there."""
+    """An admin, for the operations views. A signed-in user who is not one gets a 403 (so an
+    operator signed in with the wrong account is told so); no credentials stay a 401."""
     if not user.is_admin:
-        raise NotFound("Not found")
+        raise Forbidden("Only admins may use the operations views")
     return user
 
 

@@ -7,6 +7,7 @@ AppError ─┬─ NotFound (404)        also for other users' ids
           ├─ TooLarge (413)
           ├─ RateLimited (429)     with Retry-After
           ├─ Unauthorized (401)    no or bad credentials
+          ├─ Forbidden (403)       signed in, but not allowed (the operations views)
           └─ Unavailable (503)     a backend is down; retry later (with Retry-After)
 ```
 
@@ -59,6 +60,11 @@ class Unauthorized(AppError):
 
     def __init__(self, detail: str = "A valid API token is required", **extra: Any):
         super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extra)
+
+
+class Forbidden(AppError):
+    status_code = 403
+    title = "Forbidden"
 
 
 class RateLimited(AppError):

@@ -24,6 +24,7 @@ from app.db import make_database
 from app.documents import Limits
 from app.entities.service import EntityService
 from app.fetch import Fetcher, parse_allow_hosts
+from app.jobs.cleanup import run_cleanup
 from app.jobs.events import make_bus
 from app.jobs.recovery import run_recovery
 from app.jobs.runner import JobRunner
@@ -31,6 +32,7 @@ from app.jobs.service import QUEUE_NAMES, JobService
 from app.jobs.worker import AppWorker, worker_id
 from app.locks import make_locks
 from app.logging import quiet_saq_control_flow
+from app.metrics import Metrics
 from app.migrate import upgrade
 from app.settings import Mode, Settings
 from app.tasks.base import TaskServices
@@ -41,8 +43,9 @@ log = logging.getLogger("atspro.lifespan")
 
 
 @asynccontextmanager
-async def build(settings: Settings) -> AsyncIterator[Container]:
+async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIterator[Container]:
     """Everything a process needs, without workers (also used by the CLI)."""
+    metrics = metrics or Metrics()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.resolved_secret_key()
     if settings.should_migrate_on_start:
@@ -62,6 +65,7 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
             bus=bus,
             registry=TaskRegistry.load(settings.extra_tasks),
             settings=settings,
+            metrics=metrics,
         )
         ai = make_engine(settings.ai_config())
         fetcher = Fetcher(allow_hosts=parse_allow_hosts(settings.fetch_allow_hosts))
@@ -84,6 +88,7 @@ async def build(settings: Settings) -> AsyncIterator[Container]:
                     fetcher=fetcher,
                     document_limits=Limits(max_upload_bytes=settings.max_upload_bytes),
                 ),
+                metrics=metrics,
             )
         finally:
             listener.cancel()
@@ -106,11 +111,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     for warning in check_topology(settings):
         log.warning("topology.warning", extra={"detail": warning})
-    async with build(settings) as container, anyio.create_task_group() as tasks:
+    async with (
+        build(settings, getattr(app.state, "metrics", None)) as container,
+        anyio.create_task_group() as tasks,
+    ):
         app.state.container = container
+        tasks.start_soon(container.loop.run)
         if settings.mode in (Mode.ALL, Mode.WORKER):
             await _start_workers(container, tasks)
             tasks.start_soon(run_recovery, container.jobs, container.locks)
+            tasks.start_soon(run_cleanup, container)
         log.info("app.started", extra={"mode": settings.mode.value})
         try:
             yield
@@ -135,7 +145,7 @@ async def _start_workers(container: Container, tasks: anyio.abc.TaskGroup) -> No
         )
         worker = AppWorker(name, queue, runner, concurrency=settings.concurrency(name))
         container.workers.append(worker)
-        tasks.start_soon(worker.start)
+        tasks.start_soon(worker.run)
     with anyio.fail_after(30):
         for worker in container.workers:
             await worker.ready.wait()

@@ -15,10 +15,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.admin.monitor import QueueMonitor
 from app.deps import close_built_services
 from app.errors import AppError, Unavailable
 from app.lifespan import lifespan
-from app.routes import auth, entities, health, job, jobs, optimize, parse
+from app.metrics import Metrics
+from app.request_telemetry import RequestTelemetry
+from app.routes import admin, auth, entities, health, job, jobs, metrics, optimize, parse
 from app.security import CsrfGuard, RevokedStreamCloser, SecurityHeaders
 from app.settings import Mode, Settings
 
@@ -26,6 +29,7 @@ log = logging.getLogger("atspro.http")
 
 MULTIPART_OVERHEAD = 64 * 1024
 DOCS_PATH = "/api/docs"
+QUEUE_MONITOR_PATH = "/admin/queues"  # SAQ's web UI, admins only
 
 
 @asynccontextmanager
@@ -51,15 +55,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()  # this app's own registry (the lifespan hands it to services)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     if settings.mode is not Mode.WORKER:
-        for module in (auth, jobs, parse, job, optimize, entities):
+        for module in (auth, jobs, parse, job, optimize, entities, admin):
             app.include_router(module.router)
+        app.mount(QUEUE_MONITOR_PATH, QueueMonitor(QUEUE_MONITOR_PATH))
     _add_error_handlers(app)
     # The last added runs first: headers go on every answer, the CSRF refusal included.
     app.add_middleware(RevokedStreamCloser, every_s=settings.session_recheck_s)
     app.add_middleware(CsrfGuard, trusted_origins=settings.trusted_origins)
     app.add_middleware(SecurityHeaders, https=settings.session_cookie_secure, docs_path=DOCS_PATH)
+    app.add_middleware(RequestTelemetry, metrics=app.state.metrics)  # outermost: every answer
     return app
 
 

@@ -220,3 +220,45 @@ class OptimizationEntity(Base):
     score: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- operations (admin console) -------------------------------------------------------------
+
+
+class JobAttempt(Base):
+    """One run of a job: when and where it ran and how it ended. Written in the transaction of
+    the status change that starts or ends the attempt, so history costs no extra commit."""
+
+    __tablename__ = "job_attempts"
+    __table_args__ = (
+        Index("ix_job_attempts_job_id_attempt", "job_id", "attempt", unique=True),
+        Index("ix_job_attempts_finished_at", "finished_at"),  # analytics by day
+    )
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("background_jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    # running, completed, failed, retry_scheduled, requeued, stalled, cancelled
+    outcome: Mapped[str] = mapped_column(String(20))
+    error_kind: Mapped[str | None] = mapped_column(String(20))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)  # operators only, secrets redacted
+
+
+class AdminAudit(Base):
+    """What an admin did (retry, discard, abort…), kept after the job or the admin is gone."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    admin_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    admin_email: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

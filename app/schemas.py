@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from app.ai.schemas import JobPosting, Optimization, Resume
 from app.errors import ErrorKind
+from app.jobs.attempts import Outcome
 from app.jobs.status import JobStatus
 
 
@@ -131,3 +132,23 @@ class OptimizeRequest(ApiInput):
 
     resume_id: uuid.UUID
     job_id: uuid.UUID
+
+
+# --- per-attempt history (operations) --------------------------------------------------------
+
+
+class AttemptRead(ApiModel):
+    """One run of a job, as its owner sees it (no traceback, no worker)."""
+
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: Outcome
+    error_kind: ErrorKind | None
+    error_message: str | None
+
+
+class JobDetail(JobRead):
+    """``GET /api/jobs/{id}``: the job and the history of its attempts, oldest first."""
+
+    attempts: list[AttemptRead] = Field(default_factory=list)

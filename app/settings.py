@@ -108,6 +108,17 @@ class Settings(BaseSettings):
     # without holding a worker slot, so one user's flood cannot hold every worker.
     max_running_per_user: int = Field(default=0, ge=0)
 
+    # --- telemetry and cleanup (ops-telemetry) ---------------------------------------------------
+    # /readyz answers 503 while the event loop lagged more than this recently (workers share it).
+    ready_max_loop_lag_ms: float = Field(default=500.0, gt=0)
+    metrics_token: SecretStr | None = None  # when set, /metrics needs `Authorization: Bearer …`
+    # Finished jobs older than this (days since they finished) are deleted; 0 keeps them forever.
+    retain_completed_days: float = Field(default=30.0, ge=0)
+    retain_failed_days: float = Field(default=90.0, ge=0)
+    retain_cancelled_days: float = Field(default=30.0, ge=0)
+    cleanup_interval_s: float = Field(default=3600.0, gt=0)
+    cleanup_batch_size: int = Field(default=500, ge=1, le=10_000)
+
     @field_validator("extra_tasks", "worker_queues", mode="before")
     @classmethod
     def _split_tasks(cls, value: object) -> object:

@@ -117,7 +117,9 @@ class JobRunner:
             finally:
                 heartbeat.cancel()
         if scope.cancelled_caught:
-            log.info("job.cancelled")
+            # The user's cancel is logged (job.cancelled) where it was made; this is the worker
+            # letting go of the attempt (cancelled, or its lease taken over).
+            log.info("job.stopped")
             return None
         output = spec.output_model.model_validate(output)
         result = output.model_dump(mode="json", by_alias=True)

@@ -28,7 +28,8 @@ from sqlalchemy.engine import Connection
 
 from app.db import Database, utcnow
 from app.errors import Conflict, ErrorKind, Invalid, NotFound
-from app.jobs import store
+from app.jobs import attempts, store
+from app.jobs.attempts import Outcome
 from app.jobs.events import EventBus
 from app.jobs.running import RunningJobs
 from app.jobs.status import JobAction, JobStatus, sources, target, transition
@@ -41,6 +42,7 @@ from app.jobs.store import (
     STALLS_LEFT,
     JobRow,
 )
+from app.metrics import Metrics
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
 
@@ -53,6 +55,18 @@ SAQ_ATTEMPTS = 1000
 SAQ_RESULT_TTL_S = 3600
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 FAIR_SHARE_DELAY_S = 1.0  # a job over its user's running cap looks again after about this long
+
+
+# More rows written in a status change's transaction (what a job made, an audit entry).
+Effect = Callable[[Connection, JobRow], None]
+
+# How a worker's status change ends its attempt (progress does not end it).
+ATTEMPT_OUTCOMES = {
+    JobAction.COMPLETE: Outcome.COMPLETED,
+    JobAction.FAIL: Outcome.FAILED,
+    JobAction.RETRY: Outcome.RETRY_SCHEDULED,
+    JobAction.REQUEUE: Outcome.REQUEUED,
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +104,10 @@ class JobService:
         settings: Settings,
         running: RunningJobs | None = None,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.queues = queues
         self.bus = bus
         self.registry = registry
@@ -157,6 +173,8 @@ class JobService:
         }
 
         def create(connection: Connection) -> tuple[JobRow, bool]:
+            if idempotency_key is not None or dedupe_key is not None:
+                store.serialize_user(connection, user_id)
             existing = store.reusable(
                 connection,
                 user_id,
@@ -177,9 +195,19 @@ class JobService:
         job, created = await self.db.write(create)
         if not created:
             return job
+        self.metrics.job("submitted", job_type)
         await self.bus.publish({user_id})
         await self.enqueue(job)
-        log.info("job.enqueued", extra={"job_id": str(job.id), "job_type": job_type})
+        log.info(
+            "job.enqueued",
+            extra={
+                "job_id": str(job.id),
+                "job_type": job_type,
+                "user_id": str(user_id),
+                "queue": job.queue,
+                "priority": priority,
+            },
+        )
         return job
 
     async def get(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
@@ -187,6 +215,10 @@ class JobService:
         if job is None or job.user_id != user_id:
             raise NotFound(f"job {job_id} not found")
         return job
+
+    async def attempts(self, job_id: uuid.UUID) -> Sequence[Row[Any]]:
+        """The job's attempts, oldest first (for a job the caller already owns)."""
+        return await self.db.read(lambda c: attempts.for_jobs(c, [job_id]))
 
     async def entity_links(
         self, job_ids: Sequence[uuid.UUID]
@@ -203,10 +235,19 @@ class JobService:
             return found[:limit], store.encode_cursor(found[limit - 1])
         return found, None
 
-    async def cancel(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
+    async def cancel(
+        self, user_id: uuid.UUID, job_id: uuid.UUID, *, also: Effect | None = None
+    ) -> JobRow:
         """Pending: taken off the queue. Running: its task is cancelled (here at once, in
-        another process at the worker's next abort check or lease renewal)."""
+        another process at the worker's next abort check or lease renewal). ``also`` is
+        written in the same transaction (an admin's audit entry)."""
         now = self.clock()
+
+        def close_attempt(connection: Connection, job: JobRow) -> None:
+            attempts.close_attempt(connection, job.id, job.attempt, Outcome.CANCELLED, now)
+            if also is not None:
+                also(connection, job)
+
         job = await self._user_change(
             user_id,
             job_id,
@@ -217,13 +258,28 @@ class JobService:
                 "error_message": "Cancelled by the user",
                 "lease_expires_at": None,
             },
+            effect=close_attempt,
         )
         self.running.cancel(job_id)
+        self.metrics.job("cancelled", job.job_type)
+        log.info(
+            "job.cancelled",
+            extra={
+                "job_id": str(job_id),
+                "job_type": job.job_type,
+                "user_id": str(user_id),
+                "attempt": job.attempt,
+                "by": "user",
+            },
+        )
         await self._abort_queued(job, "cancelled by user")
         return job
 
-    async def retry(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
-        """A failed or cancelled job runs again: a new attempt of the same job id."""
+    async def retry(
+        self, user_id: uuid.UUID, job_id: uuid.UUID, *, also: Effect | None = None
+    ) -> JobRow:
+        """A failed or cancelled job runs again: a new attempt of the same job id. ``also`` is
+        written in the same transaction (an admin's audit entry)."""
         job = await self._user_change(
             user_id,
             job_id,
@@ -240,6 +296,7 @@ class JobService:
                 "completed_at": None,
                 "run_after": None,
             },
+            effect=also,
         )
         await self.enqueue(job)
         return job
@@ -316,32 +373,40 @@ class JobService:
                 )
 
             job = start()
+            if job is None:
+                # A worker that died without a word: this delivery takes over, counting a stall.
+                stalled = self._record_stall(connection, job_id, now)
+                if stalled is None or stalled.status != JobStatus.PENDING.value:
+                    return stalled  # not startable, or failed for good
+                job = start()
             if job is not None:
-                return job
-            # A worker that died without a word: this delivery takes over, counting a stall.
-            stalled = self._record_stall(connection, job_id, now)
-            if stalled is None or stalled.status != JobStatus.PENDING.value:
-                return stalled  # not startable, or failed for good
-            return start()
+                attempts.open_attempt(connection, job, now)
+            return job
 
         job = await self.db.write(claim)
         if job is None or isinstance(job, Deferred):
             return job
         await self.bus.publish({job.user_id})
-        return job if job.status == JobStatus.RUNNING.value else None
+        if job.status != JobStatus.RUNNING.value:
+            if job.status == JobStatus.FAILED.value:
+                self.metrics.job("failed", job.job_type)  # stalled too often
+            return None
+        self.metrics.started(job.job_type, job.attempt, job.created_at, now)
+        return job
 
     def _over_running_cap(
         self, connection: Connection, job_id: uuid.UUID, now: datetime
     ) -> Deferred | None:
         """Fair share: a pending job whose user already runs ``max_running_per_user`` jobs
         waits (no attempt spent), so one user's flood cannot hold every worker. Atomic on
-        SQLite (one writer); on PostgreSQL two workers may both take the last slot."""
+        SQLite (one writer); on PostgreSQL the user's row lock orders the claims."""
         cap = self.settings.max_running_per_user
         if not cap:
             return None
         job = store.get(connection, job_id)
         if job is None or job.status != JobStatus.PENDING.value:
             return None
+        store.serialize_user(connection, job.user_id)
         if store.running_count(connection, job.user_id) < cap:
             return None
         delay = FAIR_SHARE_DELAY_S * random.uniform(1.0, 1.5)  # noqa: S311 (jitter)
@@ -376,7 +441,11 @@ class JobService:
         changed = await self._worker_change(
             job_id, attempt, JobAction.PROGRESS, values, params={"w_percent": percent}
         )
-        return changed is not None
+        if changed is None:
+            return False
+        if log.isEnabledFor(logging.DEBUG):  # one line per throttled update: debug only
+            log.debug("job.progress", extra={"progress": percent, "step": message})
+        return True
 
     async def renew_lease(self, job_id: uuid.UUID, attempt: int) -> bool:
         """Heartbeat without an event. False when the attempt was cancelled or taken over."""
@@ -413,19 +482,25 @@ class JobService:
             "error_message": None,
             "error_kind": None,
         }
-        return await self._worker_change(job_id, attempt, JobAction.COMPLETE, values, effect=effect)
+        job = await self._worker_change(job_id, attempt, JobAction.COMPLETE, values, effect=effect)
+        if job is not None:
+            self.metrics.finished(job.job_type, "completed", job.started_at, job.completed_at)
+        return job
 
     async def fail(
         self, job_id: uuid.UUID, attempt: int, kind: ErrorKind, message: str, detail: str | None
     ) -> JobRow | None:
         values = {
             "error_kind": kind.value,
-            "error_message": message,
-            "error_detail": detail,
+            "error_message": attempts.redact(message),
+            "error_detail": attempts.redact(detail),
             "completed_at": self.clock(),
             "lease_expires_at": None,
         }
-        return await self._worker_change(job_id, attempt, JobAction.FAIL, values)
+        job = await self._worker_change(job_id, attempt, JobAction.FAIL, values)
+        if job is not None:
+            self.metrics.finished(job.job_type, "failed", job.started_at, job.completed_at)
+        return job
 
     async def schedule_retry(
         self, job_id: uuid.UUID, attempt: int, message: str, detail: str | None, delay_s: float
@@ -434,13 +509,16 @@ class JobService:
             "status": transition(JobStatus.RUNNING, JobAction.RETRY).value,
             "retry_count": NEXT_RETRY,
             "error_kind": ErrorKind.TRANSIENT.value,
-            "error_message": message,
-            "error_detail": detail,
+            "error_message": attempts.redact(message),
+            "error_detail": attempts.redact(detail),
             "progress_message": f"Retrying in {math.ceil(delay_s)} s",
             "run_after": self.clock() + timedelta(seconds=delay_s),
             "lease_expires_at": None,
         }
-        return await self._worker_change(job_id, attempt, JobAction.RETRY, values)
+        job = await self._worker_change(job_id, attempt, JobAction.RETRY, values)
+        if job is not None:
+            self.metrics.job("retried", job.job_type)
+        return job
 
     async def requeue(self, job_id: uuid.UUID, attempt: int) -> JobRow | None:
         """Back to pending without spending a retry (shutdown interrupted the attempt)."""
@@ -473,7 +551,18 @@ class JobService:
                 continue
             owners.add(outcome.user_id)
             reaped += 1
-            log.warning("job.reaped", extra={"job_id": str(job_id), "status": outcome.status})
+            log.warning(
+                "job.reaped",
+                extra={
+                    "job_id": str(job_id),
+                    "job_type": outcome.job_type,
+                    "user_id": str(outcome.user_id),
+                    "attempt": outcome.attempt,
+                    "status": outcome.status,
+                },
+            )
+            if outcome.status == JobStatus.FAILED.value:
+                self.metrics.job("failed", outcome.job_type)
             if outcome.status == JobStatus.PENDING.value:
                 await self.enqueue(outcome, replace_active=True)
         await self.bus.publish(owners)
@@ -569,8 +658,16 @@ class JobService:
             params=params,
         )
         if requeued is not None:
+            attempts.close_attempt(
+                connection,
+                job_id,
+                requeued.attempt,
+                Outcome.STALLED,
+                now,
+                error_message="The worker stopped renewing its lease",
+            )
             return requeued
-        return store.change(
+        failed = store.change(
             connection,
             job_id,
             sources={JobStatus.RUNNING},
@@ -589,9 +686,25 @@ class JobService:
             where=[LEASE_EXPIRED],
             params=params,
         )
+        if failed is not None:
+            attempts.close_attempt(
+                connection,
+                job_id,
+                failed.attempt,
+                Outcome.FAILED,
+                now,
+                error_kind=failed.error_kind,
+                error_message=failed.error_message,
+            )
+        return failed
 
     async def _user_change(
-        self, user_id: uuid.UUID, job_id: uuid.UUID, action: JobAction, values: dict[str, Any]
+        self,
+        user_id: uuid.UUID,
+        job_id: uuid.UUID,
+        action: JobAction,
+        values: dict[str, Any],
+        effect: Effect | None = None,
     ) -> JobRow:
         now = self.clock()
         values = {"status": target(action).value, **values}
@@ -607,6 +720,8 @@ class JobService:
                 user_id=user_id,
             )
             if job is not None:
+                if effect is not None:
+                    effect(connection, job)
                 return job
             current = store.get(connection, job_id)
             if current is None or current.user_id != user_id:
@@ -629,6 +744,7 @@ class JobService:
     ) -> JobRow | None:
         now = self.clock()
         values = {"status": transition(JobStatus.RUNNING, action).value, **values}
+        outcome = ATTEMPT_OUTCOMES.get(action)
 
         def apply(connection: Connection) -> JobRow | None:
             job = store.change(
@@ -643,6 +759,17 @@ class JobService:
             )
             if job is not None and effect is not None:
                 effect(connection, job)
+            if job is not None and outcome is not None:
+                attempts.close_attempt(
+                    connection,
+                    job_id,
+                    attempt,
+                    outcome,
+                    now,
+                    error_kind=values.get("error_kind"),
+                    error_message=values.get("error_message"),
+                    traceback=values.get("error_detail"),
+                )
             return job
 
         job = await self.db.write(apply)

@@ -33,12 +33,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.db import UTCDateTime
 from app.errors import Invalid
 from app.jobs.status import JobStatus
-from app.models import BackgroundJob, JobEntityAssociation, JobEvent
+from app.models import BackgroundJob, JobAttempt, JobEntityAssociation, JobEvent, User
 from app.schemas import JobRead
 
 jobs = cast(Table, BackgroundJob.__table__)
 events = cast(Table, JobEvent.__table__)
 associations = cast(Table, JobEntityAssociation.__table__)
+attempt_rows = cast(Table, JobAttempt.__table__)
 
 JobRow = Row[Any]
 
@@ -227,6 +228,20 @@ def entity_links(
     return links
 
 
+def serialize_user(connection: Connection, user_id: uuid.UUID) -> None:
+    """Make this transaction the only one deciding for ``user_id`` until it ends.
+
+    Check-then-act decisions per user (an Idempotency-Key or dedupe key already taken, the
+    running cap) race between processes on PostgreSQL: lock the user's row for them. ``FOR NO
+    KEY UPDATE`` leaves foreign-key checks (inserting the user's jobs) unblocked. SQLite has one
+    writer and no row locks, so the clause is dropped there and the statement is a cheap read.
+    """
+    users = User.__table__
+    connection.execute(
+        select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True)
+    )
+
+
 def running_count(connection: Connection, user_id: uuid.UUID) -> int:
     query = select(func.count()).where(
         jobs.c.user_id == user_id, jobs.c.status == JobStatus.RUNNING.value
@@ -239,8 +254,71 @@ def get(connection: Connection, job_id: uuid.UUID) -> JobRow | None:
 
 
 def remove(connection: Connection, job_id: uuid.UUID) -> None:
-    connection.execute(delete(events).where(events.c.job_id == job_id))
-    connection.execute(delete(jobs).where(jobs.c.id == job_id))
+    delete_jobs(connection, [job_id])
+
+
+def delete_jobs(connection: Connection, job_ids: Collection[uuid.UUID]) -> dict[str, int]:
+    """Delete jobs with everything that hangs off them (the one place that does: a user's delete
+    and retention cleanup both come here). Rows per table, for reports.
+
+    Explicit deletes rather than ``ON DELETE CASCADE``: SQLite enforces foreign keys only when a
+    connection asks, and the counts tell the cleanup report what went. Entities the jobs made
+    (resumes, postings, optimizations) stay: the user still owns them.
+    """
+    if not job_ids:
+        return {"jobs": 0, "events": 0, "associations": 0, "attempts": 0}
+    ids = list(job_ids)
+    removed = {
+        "events": connection.execute(delete(events).where(events.c.job_id.in_(ids))).rowcount,
+        "associations": connection.execute(
+            delete(associations).where(associations.c.job_id.in_(ids))
+        ).rowcount,
+    }
+    removed["attempts"] = connection.execute(
+        delete(attempt_rows).where(attempt_rows.c.job_id.in_(ids))
+    ).rowcount
+    removed["jobs"] = connection.execute(delete(jobs).where(jobs.c.id.in_(ids))).rowcount
+    return removed
+
+
+def finished_before(
+    connection: Connection,
+    status: JobStatus,
+    before: datetime,
+    *,
+    after_id: uuid.UUID | None = None,
+    limit: int = 500,
+) -> Sequence[Any]:
+    """Jobs in terminal ``status`` that finished before ``before`` (id and queue), in id order
+    after ``after_id``: one bounded batch for retention cleanup."""
+    finished = func.coalesce(jobs.c.completed_at, jobs.c.updated_at)
+    query = select(jobs.c.id, jobs.c.queue).where(jobs.c.status == status.value, finished < before)
+    if after_id is not None:
+        query = query.where(jobs.c.id > after_id)
+    return connection.execute(query.order_by(jobs.c.id).limit(limit)).all()
+
+
+def still_finished_before(
+    connection: Connection, job_ids: Collection[uuid.UUID], status: JobStatus, before: datetime
+) -> list[uuid.UUID]:
+    """Of ``job_ids``, those still in ``status`` and finished before ``before`` (a job retried
+    since the batch was read is no longer due for deletion)."""
+    finished = func.coalesce(jobs.c.completed_at, jobs.c.updated_at)
+    query = select(jobs.c.id).where(
+        jobs.c.id.in_(list(job_ids)), jobs.c.status == status.value, finished < before
+    )
+    return list(connection.execute(query).scalars())
+
+
+def dependents(connection: Connection, job_ids: Collection[uuid.UUID]) -> dict[str, int]:
+    """How many events, entity associations and attempts hang off ``job_ids`` (for a dry run)."""
+    ids = list(job_ids)
+    counts = {
+        "events": select(func.count()).where(events.c.job_id.in_(ids)),
+        "associations": select(func.count()).where(associations.c.job_id.in_(ids)),
+        "attempts": select(func.count()).where(attempt_rows.c.job_id.in_(ids)),
+    }
+    return {name: int(connection.execute(query).scalar_one()) for name, query in counts.items()}
 
 
 def encode_cursor(job: JobRow) -> str:

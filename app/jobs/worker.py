@@ -42,6 +42,7 @@ class AppWorker(Worker[Context]):
         self.name = name
         self.ready = anyio.Event()
         self.draining = False
+        self.stopped = False  # its loop ended: /readyz reports it dead
 
         async def on_startup(_ctx: Context) -> None:
             self.ready.set()
@@ -77,6 +78,21 @@ class AppWorker(Worker[Context]):
                 self.tasks.discard(previous_task)
             return
         super()._process(previous_task)
+
+    async def run(self) -> None:
+        """``start()``, remembering when it has ended (stopped, or crashed)."""
+        try:
+            await self.start()
+        finally:
+            self.stopped = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+        await super().stop()
+
+    @property
+    def alive(self) -> bool:
+        return self.ready.is_set() and not self.draining and not self.stopped
 
     @property
     def running_count(self) -> int:

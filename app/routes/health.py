@@ -1,9 +1,12 @@
-"""Health for platforms and operators: alive, and ready (database, queues, workers).
+"""Health for platforms and operators: alive, and ready to take work.
 
-``/readyz`` also reports, per queue, how many worker processes are alive across the fleet (from
-the heartbeats SAQ workers write to the queue backend, gone ~11 s after a worker stops) and whether
-live events from other processes arrive. Neither makes a web process unready: with no worker, jobs
-wait in the queue; with the event subscription down, streams poll.
+``/readyz`` is ready (200) when the database, every queue and the event bus answer, this
+process's workers run (modes ``all`` and ``worker``), and the event loop is not lagging: HTTP and
+the workers share that loop, so a task that blocks it stalls both, and the process should leave
+the load balancer until it recovers (``ATSPRO_READY_MAX_LOOP_LAG_MS``, over the last few seconds).
+It also reports, per queue, the depth and how many worker processes are alive across the fleet
+(heartbeats SAQ workers write to the queue backend, gone ~11 s after a worker stops); a queue with
+no live worker does not make a web process unready: its jobs wait.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(container: AppContainer) -> JSONResponse:
-    """Ready to take work: database and every queue reachable, this process's workers running."""
+    """Ready to take work: backends reachable, own workers running, event loop responsive."""
     checks: dict[str, Any] = {}
     ok = True
+    # Read before the probes' own awaits: what the loop went through before this request ran.
+    lag_ms = round(container.loop.lag_s * 1000, 1)
 
     async def database() -> None:
         await container.db.read(lambda c: c.execute(text("SELECT 1")))
@@ -56,10 +61,15 @@ async def readyz(container: AppContainer) -> JSONResponse:
         except Exception as error:  # a readiness probe reports, it does not raise
             ok = False
             checks[name] = f"error: {type(error).__name__}"
-    checks["events"] = "ok" if container.bus.listening else "reconnecting"
+    # The Redis subscription that carries other processes' job events (always up in-process).
+    listening = container.bus.listening
+    checks["events"] = "ok" if listening else "reconnecting"
+    ok = ok and listening
     for worker in container.workers:
-        alive = worker.ready.is_set() and not worker.draining
-        checks[f"worker:{worker.name}"] = {"alive": alive, "running": worker.running_count}
-        ok = ok and alive
+        checks[f"worker:{worker.name}"] = {"alive": worker.alive, "running": worker.running_count}
+        ok = ok and worker.alive
+    max_lag_ms = container.settings.ready_max_loop_lag_ms
+    checks["loop"] = {"lagMs": lag_ms, "maxLagMs": max_lag_ms, "ok": lag_ms <= max_lag_ms}
+    ok = ok and lag_ms <= max_lag_ms
     status = "ready" if ok else "unavailable"
     return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)

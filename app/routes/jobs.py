@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -16,9 +17,10 @@ from app.errors import Invalid
 from app.jobs.status import JobStatus
 from app.jobs.store import JobRow
 from app.routes.submission import IdempotencyKey
-from app.schemas import JobPage, JobRead, JobSubmit
+from app.schemas import AttemptRead, JobDetail, JobPage, JobRead, JobSubmit
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+log = logging.getLogger("atspro.sse")
 
 TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 
@@ -120,6 +122,21 @@ async def job_events(
 async def _stream(
     jobs: Jobs, user_id: uuid.UUID, job: JobRow | None, after: int | None, poll_s: float
 ) -> AsyncIterator[ServerSentEvent]:
+    """The stream, counted in ``atspro_sse_clients`` and logged as it opens and closes."""
+    fields = {"user_id": str(user_id), "job_id": str(job.id) if job else None}
+    jobs.metrics.sse_clients.inc()
+    log.info("sse.connected", extra={**fields, "resumed": after is not None})
+    try:
+        async for message in _messages(jobs, user_id, job, after, poll_s):
+            yield message
+    finally:
+        jobs.metrics.sse_clients.dec()
+        log.info("sse.disconnected", extra=fields)
+
+
+async def _messages(
+    jobs: Jobs, user_id: uuid.UUID, job: JobRow | None, after: int | None, poll_s: float
+) -> AsyncIterator[ServerSentEvent]:
     job_id = job.id if job else None
     async with jobs.bus.subscribe(user_id) as subscription:
         if after is None:
@@ -161,10 +178,12 @@ def _message(event_id: int, event_type: str, job: object) -> ServerSentEvent:
     )
 
 
-@router.get("/{job_id}", response_model=JobRead)
-async def get_job(job_id: uuid.UUID, jobs: Jobs, user: CurrentUser) -> JobRead:
+@router.get("/{job_id}", response_model=JobDetail)
+async def get_job(job_id: uuid.UUID, jobs: Jobs, user: CurrentUser) -> JobDetail:
+    """The job, with the history of its attempts."""
     [job] = await read_with_links(jobs, [await jobs.get(user.id, job_id)])
-    return job
+    history = [AttemptRead.model_validate(row) for row in await jobs.attempts(job_id)]
+    return JobDetail(**dict(job), attempts=history)
 
 
 @router.post("/{job_id}/cancel", response_model=JobRead)

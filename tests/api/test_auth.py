@@ -236,7 +236,8 @@ async def test_bad_authorization_header_is_not_rescued_by_the_cookie(live: LiveA
 
 
 async def test_admin_guard_hides_ops_views_from_other_users(live: LiveApp) -> None:
-    """A route guarded by CurrentAdmin answers admins and is a 404 for everyone else."""
+    """A route guarded by CurrentAdmin answers admins, is a 403 for other users, a 401 without
+    credentials."""
 
     async def ops_view(admin: CurrentAdmin) -> dict[str, str]:
         return {"admin": admin.email}
@@ -248,7 +249,7 @@ async def test_admin_guard_hides_ops_views_from_other_users(live: LiveApp) -> No
         browser(live) as anonymous,
     ):
         assert (await admin.get("/api/test-ops")).json() == {"admin": "ops@example.com"}
-        assert (await plain.get("/api/test-ops")).status_code == 404
+        assert (await plain.get("/api/test-ops")).status_code == 403
         assert (await anonymous.get("/api/test-ops")).status_code == 401
 
 
