@@ -7,9 +7,10 @@ no-op jobs, sampled across every thread with py-spy (``pip install py-spy``; par
 2. ``py-spy record --threads --format raw`` starts ``python -m bench.profile --drain DIR``: the
    app under uvicorn on that directory, workers at concurrency 10, exiting when all jobs are
    completed. Start-up shows up in the samples too; it is set apart (imports, migrations).
-3. The samples are grouped by thread (event loop, app-database writer, database readers, the
-   queue's aiosqlite thread) and, on the event loop, by the innermost frame's package; the table
-   says what share of the busy samples each took and the CPU time per job it amounts to.
+3. Both runs happen: every thread with idle ones excluded, and the GIL holder only (``--gil``).
+   Samples are grouped by thread (event loop, app-database writer, database readers, the queue's
+   aiosqlite thread) and by the first rule of ``PARTS`` their stack matches; the tables say what
+   share of the samples each took and the time per job it amounts to.
 """
 
 from __future__ import annotations
