@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--step-s", type=float, default=float(env("BENCH_STEP_S", "10")))
     parser.add_argument("--job-seconds", type=float, default=0.0, help="each job sleeps this long")
     parser.add_argument("--max-p99-ms", type=float, default=1000.0, help="the breaking point")
-    parser.add_argument("--redis-db", type=int, default=int(env("BENCH_REDIS_DB", "11")))
+    parser.add_argument("--redis-db", type=int, default=int(env("BENCH_REDIS_DB", "6")))
     parser.add_argument("--quick", action="store_true", help="tiny: 20 watchers, one short step")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)

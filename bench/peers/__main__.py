@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-db",
         type=int,
-        default=_env_int("BENCH_REDIS_DB", 11),
+        default=_env_int("BENCH_REDIS_DB", 6),
         help="a Redis database of the benchmark's own: it is FLUSHED before every cell",
     )
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # The Redis database of bench.peers and bench.load in these tests; they FLUSH it before each cell.
-REDIS_DB = "8"
+REDIS_DB = "5"
 
 
 def run_bench(*args: str, timeout: float = 240) -> str:
