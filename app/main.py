@@ -21,6 +21,7 @@ from app.lifespan import lifespan
 from app.routes import auth, entities, health, job, jobs, optimize, parse
 from app.security import CsrfGuard, RevokedStreamCloser, SecurityHeaders
 from app.settings import Mode, Settings
+from app.web import serve_web
 
 log = logging.getLogger("atspro.http")
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.mode is not Mode.WORKER:
         for module in (auth, jobs, parse, job, optimize, entities):
             app.include_router(module.router)
+        serve_web(app, settings.web_dir)  # after every route: API paths are never shadowed
     _add_error_handlers(app)
     # The last added runs first: headers go on every answer, the CSRF refusal included.
     app.add_middleware(RevokedStreamCloser, every_s=settings.session_recheck_s)

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # without holding a worker slot, so one user's flood cannot hold every worker.
     max_running_per_user: int = Field(default=0, ge=0)
 
+    # --- web app (web/) ------------------------------------------------------------------------
+    web_dir: Path | None = None  # the built pages; None: web/out beside the package
+
     @field_validator("extra_tasks", "worker_queues", mode="before")
     @classmethod
     def _split_tasks(cls, value: object) -> object:
