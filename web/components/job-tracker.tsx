@@ -50,6 +50,9 @@ export function JobTracker({
     }
   }, [job, onFinished]);
 
+  if (!job && state.gone) {
+    return <ErrorState title="This job cannot be shown" message={state.gone} />;
+  }
   if (!job) {
     return (
       <>

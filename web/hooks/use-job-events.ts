@@ -5,6 +5,7 @@
 // lets the caller reload its list.
 import { useEffect, useRef, useState } from "react";
 
+import { api, ApiError } from "@/lib/api";
 import { type ConnectionState, JobStream } from "@/lib/job-stream";
 import type { BackgroundJob } from "@/types/background-job";
 
@@ -28,6 +29,12 @@ export function useJobEvents(
         }
         setConnection(state);
       },
+      // Signed out (or the session ended): reconnecting would only be refused again.
+      shouldReconnect: () =>
+        api.me().then(
+          () => true,
+          (caught: unknown) => !(caught instanceof ApiError && caught.status === 401),
+        ),
     });
     return () => stream.close();
   }, []);

@@ -5,6 +5,7 @@
 // reconnect to a job that can no longer change.
 import { useEffect, useState } from "react";
 
+import { api, ApiError } from "@/lib/api";
 import { type ConnectionState, JobStream } from "@/lib/job-stream";
 import { type BackgroundJob, isTerminal, type JobStatus } from "@/types/background-job";
 
@@ -16,6 +17,8 @@ export interface JobStatusState {
   result: BackgroundJob["resultData"];
   error: { message: string; kind: BackgroundJob["errorKind"] } | null;
   connection: ConnectionState;
+  /** Why the job cannot be followed (deleted, not yours, signed out), when it cannot. */
+  gone: string | null;
 }
 
 const IDLE: JobStatusState = {
@@ -26,6 +29,7 @@ const IDLE: JobStatusState = {
   result: null,
   error: null,
   connection: "closed",
+  gone: null,
 };
 
 export function stateOf(job: BackgroundJob, connection: ConnectionState): JobStatusState {
@@ -43,6 +47,7 @@ export function stateOf(job: BackgroundJob, connection: ConnectionState): JobSta
           }
         : null,
     connection,
+    gone: null,
   };
 }
 
@@ -68,6 +73,19 @@ export function useJobStatus(jobId: string | null | undefined): JobStatusState &
         if (done) stream.close();
       },
       onState: (connection) => setState((current) => ({ ...current, connection })),
+      shouldReconnect: async () => {
+        try {
+          const job = await api.job(jobId);
+          setState((current) => stateOf(job, current.connection));
+          return !isTerminal(job.status);
+        } catch (caught) {
+          if (caught instanceof ApiError && caught.status >= 400 && caught.status < 500) {
+            setState((current) => ({ ...current, gone: caught.detail }));
+            return false;
+          }
+          throw caught;
+        }
+      },
     });
     return () => stream.close();
   }, [jobId, generation]);

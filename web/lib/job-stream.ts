@@ -11,6 +11,11 @@ export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
 export interface JobStreamHandlers {
   onMessage: (message: JobEventMessage, eventId: string) => void;
   onState?: (state: ConnectionState) => void;
+  /**
+   * Asked after the browser gave up (EventSource says nothing about why): resolve false when
+   * reconnecting cannot help (signed out, the job is gone or already finished).
+   */
+  shouldReconnect?: () => Promise<boolean>;
 }
 
 export const RECONNECT_DELAYS_MS = [1000, 2000, 4000, 8000, 15000];
@@ -64,10 +69,18 @@ export class JobStream {
       const delay = RECONNECT_DELAYS_MS[Math.min(this.failures, RECONNECT_DELAYS_MS.length - 1)];
       this.failures += 1;
       this.handlers.onState?.("reconnecting");
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        if (!this.stopped) this.connect();
-      }, delay);
+      this.timer = setTimeout(() => void this.reconnect(), delay);
     };
+  }
+
+  private async reconnect(): Promise<void> {
+    this.timer = null;
+    if (this.stopped) return;
+    const worthIt = this.handlers.shouldReconnect
+      ? await this.handlers.shouldReconnect().catch(() => true) // offline: keep trying
+      : true;
+    if (this.stopped) return;
+    if (worthIt) this.connect();
+    else this.close();
   }
 }
