@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
 
 from app.web import DEFAULT_WEB_DIR
 from tests.fixtures.ai_samples import JSONLD_POSTING
@@ -73,10 +80,17 @@ def _e2e_required() -> None:
     pytest.fail(f"ATSPRO_REQUIRE_E2E=1 but {_missing()}")
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's chromium: Playwright's own browser builds are never downloaded."""
-    return {**browser_type_launch_args, "executable_path": _chromium(), "args": CHROMIUM_ARGS}
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium (Playwright's own browser builds are never downloaded), for this
+    package only: Playwright's sync API runs its own event loop, which must be gone before the
+    async tests of the next packages start theirs."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 class _Board(BaseHTTPRequestHandler):
@@ -95,7 +109,7 @@ class _Board(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def job_board() -> Iterator[str]:
     """A job board on 127.0.0.1 (``host:port``); the app is told to allow fetching from it."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Board)
@@ -108,7 +122,7 @@ def job_board() -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory, job_board: str) -> Iterator[AppProcess]:
     """``atspro serve`` (HTTP, workers and the web app) on SQLite, in development mode (a plain
     http cookie on 127.0.0.1), with no AI key: the offline engines answer."""
