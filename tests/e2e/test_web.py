@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Watched, sign_up
+from tests.e2e.conftest import PASSWORD, Watched, sign_up
 from tests.fixtures.documents import resume_pdf
 from tests.reliability.process import AppProcess
 
@@ -167,3 +168,61 @@ def test_api_paths_are_never_pages(watch: Open, server: AppProcess) -> None:
     response = page.request.get("/no-such-page/")
     assert response.status == 404
     assert "Page not found" in response.text()
+
+
+def test_phone_keyboard_sign_out_and_back_in(watch: Open, server: AppProcess) -> None:
+    """On a phone-sized screen the menu opens by keyboard; signing out and back in works with the
+    keyboard alone."""
+    phone = watch("phone", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.page()
+    sign_up(page, "frank@example.com")
+    menu = page.get_by_role("button", name="Menu")
+    expect(page.get_by_role("link", name="Resumes", exact=True)).to_be_hidden()
+    menu.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="Resumes", exact=True)).to_be_visible()
+    phone.shot(page, "menu-open")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in/"))
+    phone.shot(page, "sign-in")
+
+    phone.allow_failed_load(r"/api/auth/login$")  # the wrong password, on purpose
+    page.get_by_label("Email").focus()
+    page.keyboard.type("frank@example.com")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type("wrong password here")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert").filter(has_text="wrong")).to_be_visible()
+    page.get_by_label("Password").fill("")
+    page.get_by_label("Password").focus()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("No jobs yet")).to_be_visible()
+
+
+def test_admin_sees_the_admin_section(watch: Open, server: AppProcess) -> None:
+    """Admins get an Admin section linking the queue monitor; other users do not."""
+    token = server.cli("user", "create", "root@example.com", "--admin").strip().splitlines()[-1]
+    response = httpx.post(
+        f"{server.base_url}/api/auth/password",
+        json={"newPassword": PASSWORD},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 204, response.text
+    admin = watch("admin")
+    page = admin.page()
+    page.goto("/sign-in/")
+    page.get_by_label("Email").fill("root@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    admin_nav = page.get_by_role("group", name="Admin")
+    expect(admin_nav.get_by_role("link", name="Queue monitor")).to_have_attribute(
+        "href", "/admin/queues/"
+    )
+    admin.shot(page, "dashboard")
+
+    user = watch("user")
+    other = user.page()
+    sign_up(other, "grace@example.com")
+    expect(other.get_by_role("group", name="Admin")).to_have_count(0)

@@ -49,7 +49,7 @@ export function AppShell({ children }: { children: ReactNode }) {
       >
         Skip to content
       </a>
-      <header className="border-b border-border bg-background">
+      <header className="relative border-b border-border bg-background">
         <div className="mx-auto flex max-w-6xl items-center gap-4 px-4 py-3">
           <Link href="/" className="font-semibold tracking-tight">
             ATSPro
@@ -71,7 +71,7 @@ export function AppShell({ children }: { children: ReactNode }) {
                 id="main-nav"
                 aria-label="Main"
                 className={cn(
-                  "absolute inset-x-0 top-14 z-40 flex-col gap-1 border-b border-border bg-background p-2 sm:static sm:flex sm:flex-1 sm:flex-row sm:items-center sm:border-0 sm:p-0",
+                  "absolute inset-x-0 top-full z-40 flex-col gap-1 border-b border-border bg-background p-2 sm:static sm:flex sm:flex-1 sm:flex-row sm:items-center sm:border-0 sm:p-0",
                   open ? "flex" : "hidden",
                 )}
               >
