@@ -77,7 +77,11 @@ export function JobTracker({
         <Progress value={job.progress} label={`${jobTypeLabel(job.jobType)} progress`} />
         <div className="flex flex-wrap justify-between gap-2 text-sm text-muted-foreground">
           <span data-testid="job-step">
-            {job.progressMessage ?? (job.status === "pending" ? "Waiting for a worker" : "")}
+            {job.status === "pending"
+              ? (job.progressMessage ?? "Waiting for a worker")
+              : job.status === "running" || job.status === "completed"
+                ? (job.progressMessage ?? "")
+                : ""}
           </span>
           <span>
             <span data-testid="job-progress">{job.progress}%</span> ·{" "}
