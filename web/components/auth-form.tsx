@@ -16,7 +16,8 @@ import { api, ApiError } from "@/lib/api";
 
 /** Only a path on this site: `next=https://evil.example` must not become an open redirect. */
 export function safeNext(value: string | null): string {
-  return value && value.startsWith("/") && !value.startsWith("//") ? value : "/";
+  // Browsers read "/\\host" like "//host": another site.
+  return value && value.startsWith("/") && !/^\/[\/\\]/.test(value) ? value : "/";
 }
 
 export function AuthForm({ mode }: { mode: "sign-in" | "sign-up" }) {
