@@ -67,17 +67,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if here not in Path(str(item.fspath)).parents:
             continue
         item.add_marker(pytest.mark.e2e)
-        if reason is None:
-            continue
-        if os.environ.get("ATSPRO_REQUIRE_E2E") == "1":
-            item.add_marker(pytest.mark.usefixtures("_e2e_required"))
-        else:
+        if reason is not None and os.environ.get("ATSPRO_REQUIRE_E2E") != "1":
             item.add_marker(pytest.mark.skip(reason=f"e2e skipped: {reason}"))
 
 
-@pytest.fixture
-def _e2e_required() -> None:
-    pytest.fail(f"ATSPRO_REQUIRE_E2E=1 but {_missing()}")
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under ATSPRO_REQUIRE_E2E=1 a missing build or browser fails at once, before any fixture
+    starts a server or a browser."""
+    if item.get_closest_marker("e2e") and (reason := _missing()):
+        pytest.fail(f"ATSPRO_REQUIRE_E2E=1 but {reason}", pytrace=False)
 
 
 @pytest.fixture(scope="package")
