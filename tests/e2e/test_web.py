@@ -74,6 +74,7 @@ def test_resume_posting_and_optimization_journey(
     expect(page).to_have_url(re.compile(r"/postings/detail/\?id="))
     expect(page.get_by_test_id("posting-title")).to_have_text("Senior Platform Engineer")
     expect(page.get_by_test_id("posting-view")).to_contain_text("Acme Payments")
+    expect(page.get_by_test_id("posting-view")).to_contain_text("$170,000 \u2013 $210,000 per year")
     alice.shot(page, "posting-detail")
 
     # Optimize: the only resume and posting are preselected.

@@ -15,10 +15,23 @@ function List({ title, items }: { title: string; items: string[] | undefined }) 
   );
 }
 
+function amount(value: number, currency: string | null | undefined): string {
+  try {
+    return currency
+      ? value.toLocaleString("en", { style: "currency", currency, maximumFractionDigits: 0 })
+      : value.toLocaleString("en");
+  } catch {
+    return `${value.toLocaleString("en")} ${currency}`; // not an ISO currency code
+  }
+}
+
 function pay(salary: JobPosting["salary"]): string | null {
   if (!salary || (salary.min == null && salary.max == null)) return null;
-  const range = [salary.min, salary.max].filter((v) => v != null).join(" – ");
-  return [range, salary.currency, salary.period && `per ${salary.period}`].filter(Boolean).join(" ");
+  const range = [salary.min, salary.max]
+    .filter((value): value is number => value != null)
+    .map((value) => amount(value, salary.currency))
+    .join(" – ");
+  return [range, salary.period && `per ${salary.period}`].filter(Boolean).join(" ");
 }
 
 export function PostingView({ posting }: { posting: JobPosting }) {
