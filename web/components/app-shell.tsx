@@ -1,0 +1,127 @@
+"use client";
+
+// The frame of every page: the product name, the main navigation, the account menu. Admin links
+// live in their own list, shown to admins only; add admin pages by adding entries to ADMIN_LINKS.
+import { LogOut, Menu } from "lucide-react";
+import Link from "next/link";
+import { usePathname, useRouter } from "next/navigation";
+import { type ReactNode, useState } from "react";
+
+import { Button } from "@/components/ui/button";
+import { useAccount } from "@/hooks/use-account";
+import { api } from "@/lib/api";
+import { cn } from "@/lib/utils";
+
+const LINKS = [
+  { href: "/", label: "Dashboard" },
+  { href: "/resumes/", label: "Resumes" },
+  { href: "/postings/", label: "Job postings" },
+  { href: "/optimize/", label: "Optimize" },
+];
+
+// Server-rendered pages outside the Next app: plain links (full page loads), not <Link>.
+export const ADMIN_LINKS = [{ href: "/admin/queues/", label: "Queue monitor" }];
+
+function isCurrent(pathname: string, href: string): boolean {
+  return href === "/" ? pathname === "/" : pathname.startsWith(href);
+}
+
+export function AppShell({ children }: { children: ReactNode }) {
+  const { account, setAccount } = useAccount();
+  const pathname = usePathname();
+  const router = useRouter();
+  const [open, setOpen] = useState(false);
+
+  const signOut = async () => {
+    try {
+      await api.signOut();
+    } finally {
+      setAccount(null);
+      router.replace("/sign-in/");
+    }
+  };
+
+  return (
+    <div className="min-h-dvh">
+      <a
+        href="#main"
+        className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-background focus:p-2"
+      >
+        Skip to content
+      </a>
+      <header className="relative border-b border-border bg-background">
+        <div className="mx-auto flex max-w-6xl items-center gap-4 px-4 py-3">
+          <Link href="/" className="font-semibold tracking-tight">
+            ATSPro
+          </Link>
+          {account && (
+            <>
+              <Button
+                variant="ghost"
+                size="icon"
+                className="ml-auto sm:hidden"
+                aria-expanded={open}
+                aria-controls="main-nav"
+                aria-label="Menu"
+                onClick={() => setOpen(!open)}
+              >
+                <Menu />
+              </Button>
+              <nav
+                id="main-nav"
+                aria-label="Main"
+                className={cn(
+                  "absolute inset-x-0 top-full z-40 flex-col gap-1 border-b border-border bg-background p-2 sm:static sm:flex sm:flex-1 sm:flex-row sm:items-center sm:border-0 sm:p-0",
+                  open ? "flex" : "hidden",
+                )}
+              >
+                {LINKS.map((link) => (
+                  <Link
+                    key={link.href}
+                    href={link.href}
+                    onClick={() => setOpen(false)}
+                    aria-current={isCurrent(pathname, link.href) ? "page" : undefined}
+                    className="rounded-md px-3 py-2 text-sm text-muted-foreground hover:bg-muted hover:text-foreground aria-[current=page]:font-semibold aria-[current=page]:text-foreground"
+                  >
+                    {link.label}
+                  </Link>
+                ))}
+                {account.isAdmin && (
+                  <div
+                    role="group"
+                    aria-label="Admin"
+                    className="flex flex-col gap-1 border-t border-border pt-1 sm:flex-row sm:border-t-0 sm:border-l sm:pt-0 sm:pl-2"
+                  >
+                    <span className="px-3 py-2 text-xs font-semibold uppercase text-muted-foreground sm:py-0">
+                      Admin
+                    </span>
+                    {ADMIN_LINKS.map((link) => (
+                      <a
+                        key={link.href}
+                        href={link.href}
+                        className="rounded-md px-3 py-2 text-sm text-muted-foreground hover:bg-muted hover:text-foreground"
+                      >
+                        {link.label}
+                      </a>
+                    ))}
+                  </div>
+                )}
+                <div className="flex items-center gap-2 sm:ml-auto">
+                  <span className="truncate px-3 text-sm text-muted-foreground" data-testid="account-email">
+                    {account.email}
+                  </span>
+                  <Button variant="outline" size="sm" onClick={signOut}>
+                    <LogOut aria-hidden /> Sign out
+                  </Button>
+                </div>
+              </nav>
+            </>
+          )}
+        </div>
+      </header>
+      <main id="main" className="mx-auto max-w-6xl px-4 py-6">
+        {children}
+      </main>
+    </div>
+  );
+}
