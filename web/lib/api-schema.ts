@@ -4,6 +4,124 @@
  */
 
 export interface paths {
+    "/api/admin/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Analytics
+         * @description Jobs per type per day, success rates, durations, active users, most used operations.
+         */
+        get: operations["analytics_api_admin_analytics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit Log
+         * @description What admins did, newest first.
+         */
+        get: operations["audit_log_api_admin_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Dead Letters
+         * @description Failed jobs of every user, newest first (``?status=`` for other statuses).
+         */
+        get: operations["list_dead_letters_api_admin_jobs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Matching
+         * @description Retry every failed job the filter selects (at most 10,000 per call).
+         */
+        post: operations["retry_matching_api_admin_jobs_retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inspect Job */
+        get: operations["inspect_job_api_admin_jobs__job_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Discard Job
+         * @description Delete a finished job with its events, attempts and queue entry (409 if unfinished).
+         */
+        delete: operations["discard_job_api_admin_jobs__job_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/jobs/{job_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retry Job */
+        post: operations["retry_job_api_admin_jobs__job_id__retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -237,7 +355,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Job */
+        /**
+         * Get Job
+         * @description The job, with the history of its attempts.
+         */
         get: operations["get_job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
@@ -406,6 +527,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metrics
+         * @description Prometheus text exposition.
+         */
+        get: operations["metrics_metrics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/readyz": {
         parameters: {
             query?: never;
@@ -415,7 +556,7 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description Ready to take work: database and every queue reachable, this process's workers running.
+         * @description Ready to take work: backends reachable, own workers running, event loop responsive.
          */
         get: operations["readyz_readyz_get"];
         put?: never;
@@ -447,6 +588,109 @@ export interface components {
             /** Isadmin */
             isAdmin: boolean;
         };
+        /**
+         * AdminAttemptRead
+         * @description One run of a job, for operators: where it ran and its traceback (secrets redacted).
+         */
+        AdminAttemptRead: {
+            /** Attempt */
+            attempt: number;
+            errorKind: components["schemas"]["ErrorKind"] | null;
+            /** Errormessage */
+            errorMessage: string | null;
+            /** Finishedat */
+            finishedAt: string | null;
+            outcome: components["schemas"]["Outcome"];
+            /**
+             * Startedat
+             * Format: date-time
+             */
+            startedAt: string;
+            /** Traceback */
+            traceback: string | null;
+            /** Workerid */
+            workerId: string | null;
+        };
+        /**
+         * Analytics
+         * @description ``GET /api/admin/analytics``: usage over the last ``days`` UTC days (today included).
+         */
+        Analytics: {
+            /**
+             * Activeusers
+             * @description Users who submitted at least one job in the window
+             */
+            activeUsers: number;
+            /** Bytype */
+            byType: components["schemas"]["TypeUsage"][];
+            /** Daily */
+            daily: components["schemas"]["DailyUsage"][];
+            /** Days */
+            days: number;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Topoperations
+             * @description Job types by submissions, most first
+             */
+            topOperations: components["schemas"]["OperationUsage"][];
+        };
+        /**
+         * AttemptRead
+         * @description One run of a job, as its owner sees it (no traceback, no worker).
+         */
+        AttemptRead: {
+            /** Attempt */
+            attempt: number;
+            errorKind: components["schemas"]["ErrorKind"] | null;
+            /** Errormessage */
+            errorMessage: string | null;
+            /** Finishedat */
+            finishedAt: string | null;
+            outcome: components["schemas"]["Outcome"];
+            /**
+             * Startedat
+             * Format: date-time
+             */
+            startedAt: string;
+        };
+        /** AuditEntryRead */
+        AuditEntryRead: {
+            /**
+             * Action
+             * @example job.retry
+             * @example job.discard
+             * @example job.retry_matching
+             */
+            action: string;
+            /** Adminemail */
+            adminEmail: string;
+            /** Adminid */
+            adminId: string | null;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Target */
+            target: string | null;
+        };
+        /** AuditPage */
+        AuditPage: {
+            /** Items */
+            items: components["schemas"]["AuditEntryRead"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
         /** Body_parse_api_parse_put */
         Body_parse_api_parse_put: {
             /**
@@ -477,6 +721,119 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /**
+         * DailyUsage
+         * @description One job type on one UTC day.
+         */
+        DailyUsage: {
+            /** Completed */
+            completed: number;
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Failed */
+            failed: number;
+            /** Jobtype */
+            jobType: string;
+            /**
+             * Retried
+             * @description Attempts that ended in an automatic retry
+             */
+            retried: number;
+            /** Submitted */
+            submitted: number;
+        };
+        /**
+         * DeadLetterInspection
+         * @description Everything about one job: input, owner, error history per attempt, last traceback.
+         */
+        DeadLetterInspection: {
+            /** Attempts */
+            attempts: components["schemas"]["AdminAttemptRead"][];
+            job: components["schemas"]["DeadLetterRead"];
+            /**
+             * Traceback
+             * @description The last failure's traceback (operators only)
+             */
+            traceback: string | null;
+        };
+        /** DeadLetterPage */
+        DeadLetterPage: {
+            /** Items */
+            items: components["schemas"]["DeadLetterRead"][];
+            /**
+             * Nextcursor
+             * @description Pass as ?cursor= for the next (older) page
+             */
+            nextCursor: string | null;
+        };
+        /**
+         * DeadLetterRead
+         * @description A job in the console listing: the job and its owner's email.
+         */
+        DeadLetterRead: {
+            /** Attempt */
+            attempt: number;
+            /** Completedat */
+            completedAt: string | null;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            errorKind: components["schemas"]["ErrorKind"] | null;
+            /** Errormessage */
+            errorMessage: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Inputdata */
+            inputData: {
+                [key: string]: unknown;
+            };
+            /** Jobtype */
+            jobType: string;
+            /**
+             * Links
+             * @description What the job made, e.g. {"resume": "/api/resumes/<id>"}
+             */
+            links?: {
+                [key: string]: string;
+            };
+            /** Maxretries */
+            maxRetries: number;
+            /** Owneremail */
+            ownerEmail: string;
+            /** Priority */
+            priority: number;
+            /** Progress */
+            progress: number;
+            /** Progressmessage */
+            progressMessage: string | null;
+            /** Resultdata */
+            resultData: {
+                [key: string]: unknown;
+            } | null;
+            /** Retrycount */
+            retryCount: number;
+            /** Startedat */
+            startedAt: string | null;
+            status: components["schemas"]["JobStatus"];
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+            /**
+             * Userid
+             * Format: uuid
+             */
+            userId: string;
         };
         /** Education */
         Education: {
@@ -547,6 +904,71 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * JobDetail
+         * @description ``GET /api/jobs/{id}``: the job and the history of its attempts, oldest first.
+         */
+        JobDetail: {
+            /** Attempt */
+            attempt: number;
+            /** Attempts */
+            attempts?: components["schemas"]["AttemptRead"][];
+            /** Completedat */
+            completedAt: string | null;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            errorKind: components["schemas"]["ErrorKind"] | null;
+            /** Errormessage */
+            errorMessage: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Inputdata */
+            inputData: {
+                [key: string]: unknown;
+            };
+            /** Jobtype */
+            jobType: string;
+            /**
+             * Links
+             * @description What the job made, e.g. {"resume": "/api/resumes/<id>"}
+             */
+            links?: {
+                [key: string]: string;
+            };
+            /** Maxretries */
+            maxRetries: number;
+            /** Priority */
+            priority: number;
+            /** Progress */
+            progress: number;
+            /** Progressmessage */
+            progressMessage: string | null;
+            /** Resultdata */
+            resultData: {
+                [key: string]: unknown;
+            } | null;
+            /** Retrycount */
+            retryCount: number;
+            /** Startedat */
+            startedAt: string | null;
+            status: components["schemas"]["JobStatus"];
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+            /**
+             * Userid
+             * Format: uuid
+             */
+            userId: string;
         };
         /**
          * JobExtractRequest
@@ -707,6 +1129,13 @@ export interface components {
              */
             priority: number;
         };
+        /** OperationUsage */
+        OperationUsage: {
+            /** Jobtype */
+            jobType: string;
+            /** Submitted */
+            submitted: number;
+        };
         /**
          * Optimization
          * @description A resume tailored to a posting, scored before and after with the same offline scorer.
@@ -781,6 +1210,12 @@ export interface components {
              */
             resumeId: string;
         };
+        /**
+         * Outcome
+         * @description How an attempt ended (``running`` while it has not).
+         * @enum {string}
+         */
+        Outcome: "running" | "completed" | "failed" | "retry_scheduled" | "requeued" | "stalled" | "cancelled";
         /** PasswordChange */
         PasswordChange: {
             /**
@@ -829,6 +1264,34 @@ export interface components {
              */
             id: string;
             resume: components["schemas"]["Resume"];
+        };
+        /**
+         * RetryMatchingRequest
+         * @description ``POST /api/admin/jobs/retry``: which failed jobs to retry (all fields narrow it down).
+         */
+        RetryMatchingRequest: {
+            /** Createdafter */
+            createdAfter?: string | null;
+            /** Createdbefore */
+            createdBefore?: string | null;
+            /** Errorkind */
+            errorKind?: components["schemas"]["ErrorKind"][];
+            /** Failedafter */
+            failedAfter?: string | null;
+            /** Failedbefore */
+            failedBefore?: string | null;
+            /** Jobtype */
+            jobType?: string[];
+            /** Q */
+            q?: string | null;
+        };
+        /** RetryMatchingResult */
+        RetryMatchingResult: {
+            /**
+             * Count
+             * @description How many jobs were put back on their queues
+             */
+            count: number;
         };
         /**
          * Salary
@@ -902,6 +1365,34 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * TypeUsage
+         * @description One job type over the whole window.
+         */
+        TypeUsage: {
+            /** Completed */
+            completed: number;
+            /** Failed */
+            failed: number;
+            /** Jobtype */
+            jobType: string;
+            /**
+             * Mediandurations
+             * @description Of completed attempts
+             */
+            medianDurationS: number | null;
+            /** P95Durations */
+            p95DurationS: number | null;
+            /** Retried */
+            retried: number;
+            /** Submitted */
+            submitted: number;
+            /**
+             * Successrate
+             * @description completed / (completed + failed); null: none
+             */
+            successRate: number | null;
+        };
         /** ValidationError */
         ValidationError: {
             /** Context */
@@ -924,6 +1415,235 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    analytics_api_admin_analytics_get: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Analytics"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    audit_log_api_admin_audit_get: {
+        parameters: {
+            query?: {
+                action?: string | null;
+                cursor?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_dead_letters_api_admin_jobs_get: {
+        parameters: {
+            query?: {
+                cursor?: string | null;
+                limit?: number;
+                status?: components["schemas"]["JobStatus"][];
+                jobType?: string[];
+                errorKind?: components["schemas"]["ErrorKind"][];
+                createdAfter?: string | null;
+                createdBefore?: string | null;
+                failedAfter?: string | null;
+                failedBefore?: string | null;
+                /** @description Text in the error message */
+                q?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retry_matching_api_admin_jobs_retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetryMatchingRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetryMatchingResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    inspect_job_api_admin_jobs__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterInspection"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    discard_job_api_admin_jobs__job_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    retry_job_api_admin_jobs__job_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     login_api_auth_login_post: {
         parameters: {
             query?: never;
@@ -1394,7 +2114,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobRead"];
+                    "application/json": components["schemas"]["JobDetail"];
                 };
             };
             /** @description Validation Error */
@@ -1780,6 +2500,24 @@ export interface operations {
                         [key: string]: string;
                     };
                 };
+            };
+        };
+    };
+    metrics_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
