@@ -38,7 +38,7 @@ export function DeadLetterFilters({
     <form
       onSubmit={submit}
       aria-label="Filter failed jobs"
-      className="grid gap-3 rounded-lg border border-border bg-background p-4 sm:grid-cols-2 lg:grid-cols-6"
+      className="grid gap-3 rounded-lg border border-border bg-background p-4 sm:grid-cols-2 lg:grid-cols-7"
     >
       <div className="flex flex-col gap-1.5 sm:col-span-2">
         <Label htmlFor="filter-q">Error message contains</Label>
@@ -77,7 +77,7 @@ export function DeadLetterFilters({
           ))}
         </NativeSelect>
       </div>
-      <div className="grid grid-cols-2 gap-2">
+      <div className="grid grid-cols-2 gap-2 sm:col-span-2">
         <div className="flex flex-col gap-1.5">
           <Label htmlFor="filter-from">From (UTC)</Label>
           <Input id="filter-from" type="date" value={draft.from} onChange={set("from")} />
@@ -87,7 +87,7 @@ export function DeadLetterFilters({
           <Input id="filter-to" type="date" value={draft.to} onChange={set("to")} />
         </div>
       </div>
-      <div className="flex flex-wrap items-center gap-2 sm:col-span-2 lg:col-span-6">
+      <div className="flex flex-wrap items-center gap-2 sm:col-span-2 lg:col-span-7">
         <Button type="submit" size="sm" disabled={problem !== null}>
           <Search aria-hidden /> Apply filter
         </Button>

@@ -1,7 +1,7 @@
 "use client";
 
 // What admins did, newest first, narrowed by action, a page at a time.
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 import { AdminsOnly, RequireAdmin } from "@/components/admin/admins-only";
 import { AuditList } from "@/components/admin/audit-list";
@@ -23,20 +23,24 @@ function AuditLog() {
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | null>(null);
   const [forbidden, setForbidden] = useState(false);
+  const latest = useRef(0);
 
   const load = useCallback(
     async (after: string | null) => {
+      const request = ++latest.current; // an answer for an older choice of action is dropped
       setLoading(true);
       setError(null);
       try {
         const page = await adminApi.audit(action || null, after);
+        if (request !== latest.current) return;
         setEntries((shown) => (after ? [...shown, ...page.items] : page.items));
         setCursor(page.nextCursor);
       } catch (caught) {
+        if (request !== latest.current) return;
         if (caught instanceof ApiError && caught.status === 403) setForbidden(true);
         else setError(caught instanceof Error ? caught.message : "The request failed.");
       } finally {
-        setLoading(false);
+        if (request === latest.current) setLoading(false);
       }
     },
     [action],

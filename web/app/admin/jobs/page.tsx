@@ -4,7 +4,7 @@
 // "retry all matching". The filter lives in the address, so a view can be bookmarked or shared.
 import { RotateCcw } from "lucide-react";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
-import { Suspense, useCallback, useEffect, useMemo, useState } from "react";
+import { Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { AdminsOnly, RequireAdmin } from "@/components/admin/admins-only";
 import { ConfirmDialog } from "@/components/admin/confirm-dialog";
@@ -49,23 +49,28 @@ function Console() {
   const [error, setError] = useState<string | null>(null);
   const [forbidden, setForbidden] = useState(false);
   const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
-  const [notice, setNotice] = useState<string | null>(null);
+  const [notice, setNotice] = useState<{ text: string; failed?: boolean } | null>(null);
+  const latest = useRef(0);
   const [confirm, setConfirm] = useState<Confirm>(null);
   const [confirming, setConfirming] = useState(false);
 
   const load = useCallback(
     async (after: string | null) => {
+      // A page that arrives after a newer request started (the filter changed) is dropped.
+      const request = ++latest.current;
       setLoading(true);
       setError(null);
       try {
         const page = await adminApi.deadLetters(apiFilter, after);
+        if (request !== latest.current) return;
         setItems((shown) => (after ? [...shown, ...page.items] : page.items));
         setCursor(page.nextCursor);
       } catch (caught) {
+        if (request !== latest.current) return;
         if (caught instanceof ApiError && caught.status === 403) setForbidden(true);
         else setError(message(caught));
       } finally {
-        setLoading(false);
+        if (request === latest.current) setLoading(false);
       }
     },
     [apiFilter],
@@ -87,7 +92,7 @@ function Console() {
     try {
       await action();
     } catch (caught) {
-      setNotice(message(caught));
+      setNotice({ text: message(caught), failed: true });
     } finally {
       setBusy((ids) => {
         const left = new Set(ids);
@@ -101,7 +106,7 @@ function Console() {
     withBusy(job.id, async () => {
       await adminApi.retry(job.id);
       setItems((shown) => shown.filter((row) => row.id !== job.id));
-      setNotice(`Retried the ${jobTypeLabel(job.jobType)} job of ${job.ownerEmail}: it is queued again.`);
+      setNotice({ text: `Retried the ${jobTypeLabel(job.jobType)} job of ${job.ownerEmail}: it is queued again.` });
     });
 
   const confirmed = async () => {
@@ -113,15 +118,15 @@ function Console() {
         await withBusy(job.id, async () => {
           await adminApi.discard(job.id);
           setItems((shown) => shown.filter((row) => row.id !== job.id));
-          setNotice(`Discarded the ${jobTypeLabel(job.jobType)} job of ${job.ownerEmail}.`);
+          setNotice({ text: `Discarded the ${jobTypeLabel(job.jobType)} job of ${job.ownerEmail}.` });
         });
       } else {
         try {
           const { count } = await adminApi.retryMatching(apiFilter);
-          setNotice(`Retried ${count} ${count === 1 ? "job" : "jobs"}.`);
+          setNotice({ text: `Retried ${count} ${count === 1 ? "job" : "jobs"}.` });
           setGeneration((n) => n + 1);
         } catch (caught) {
-          setNotice(message(caught));
+          setNotice({ text: message(caught), failed: true });
         }
       }
     } finally {
@@ -147,8 +152,12 @@ function Console() {
           <RotateCcw aria-hidden /> Retry all matching
         </Button>
         {notice && (
-          <p role="status" className="text-sm" data-testid="console-notice">
-            {notice}
+          <p
+            role={notice.failed ? "alert" : "status"}
+            className={notice.failed ? "text-sm text-red-800" : "text-sm"}
+            data-testid="console-notice"
+          >
+            {notice.text}
           </p>
         )}
       </div>
