@@ -19,8 +19,13 @@ const LINKS = [
   { href: "/optimize/", label: "Optimize" },
 ];
 
-// Server-rendered pages outside the Next app: plain links (full page loads), not <Link>.
-export const ADMIN_LINKS = [{ href: "/admin/queues/", label: "Queue monitor" }];
+// `native`: a server-rendered page outside the Next app, so a plain link (a full page load).
+export const ADMIN_LINKS: readonly { href: string; label: string; native?: boolean }[] = [
+  { href: "/admin/jobs/", label: "Failed jobs" },
+  { href: "/admin/audit/", label: "Audit log" },
+  { href: "/admin/analytics/", label: "Usage" },
+  { href: "/admin/queues/", label: "Queue monitor", native: true },
+];
 
 function isCurrent(pathname: string, href: string): boolean {
   return href === "/" ? pathname === "/" : pathname.startsWith(href);
@@ -71,7 +76,7 @@ export function AppShell({ children }: { children: ReactNode }) {
                 id="main-nav"
                 aria-label="Main"
                 className={cn(
-                  "absolute inset-x-0 top-full z-40 flex-col gap-1 border-b border-border bg-background p-2 sm:static sm:flex sm:flex-1 sm:flex-row sm:items-center sm:border-0 sm:p-0",
+                  "absolute inset-x-0 top-full z-40 flex-col gap-1 border-b border-border bg-background p-2 sm:static sm:flex sm:flex-1 sm:flex-row sm:flex-wrap sm:items-center sm:border-0 sm:p-0",
                   open ? "flex" : "hidden",
                 )}
               >
@@ -81,7 +86,7 @@ export function AppShell({ children }: { children: ReactNode }) {
                     href={link.href}
                     onClick={() => setOpen(false)}
                     aria-current={isCurrent(pathname, link.href) ? "page" : undefined}
-                    className="rounded-md px-3 py-2 text-sm text-muted-foreground hover:bg-muted hover:text-foreground aria-[current=page]:font-semibold aria-[current=page]:text-foreground"
+                    className="rounded-md px-3 py-2 text-sm whitespace-nowrap text-muted-foreground hover:bg-muted hover:text-foreground aria-[current=page]:font-semibold aria-[current=page]:text-foreground"
                   >
                     {link.label}
                   </Link>
@@ -95,15 +100,27 @@ export function AppShell({ children }: { children: ReactNode }) {
                     <span className="px-3 py-2 text-xs font-semibold uppercase text-muted-foreground sm:py-0">
                       Admin
                     </span>
-                    {ADMIN_LINKS.map((link) => (
-                      <a
-                        key={link.href}
-                        href={link.href}
-                        className="rounded-md px-3 py-2 text-sm text-muted-foreground hover:bg-muted hover:text-foreground"
-                      >
-                        {link.label}
-                      </a>
-                    ))}
+                    {ADMIN_LINKS.map((link) =>
+                      link.native ? (
+                        <a
+                          key={link.href}
+                          href={link.href}
+                          className="rounded-md px-3 py-2 text-sm whitespace-nowrap text-muted-foreground hover:bg-muted hover:text-foreground"
+                        >
+                          {link.label}
+                        </a>
+                      ) : (
+                        <Link
+                          key={link.href}
+                          href={link.href}
+                          onClick={() => setOpen(false)}
+                          aria-current={isCurrent(pathname, link.href) ? "page" : undefined}
+                          className="rounded-md px-3 py-2 text-sm whitespace-nowrap text-muted-foreground hover:bg-muted hover:text-foreground aria-[current=page]:font-semibold aria-[current=page]:text-foreground"
+                        >
+                          {link.label}
+                        </Link>
+                      ),
+                    )}
                   </div>
                 )}
                 <div className="flex items-center gap-2 sm:ml-auto">

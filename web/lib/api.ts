@@ -3,6 +3,7 @@
 import type {
   Account,
   BackgroundJob,
+  JobDetail,
   JobPage,
   JobPostingPage,
   JobPostingRead,
@@ -26,7 +27,8 @@ export class ApiError extends Error {
   }
 }
 
-async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+/** fetch() on the same origin; a non-2xx answer becomes an ApiError. */
+export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   let response: Response;
   try {
     response = await fetch(path, { credentials: "same-origin", ...init });
@@ -48,7 +50,7 @@ async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
   return body as T;
 }
 
-function json(method: string, body: unknown): RequestInit {
+export function json(method: string, body: unknown): RequestInit {
   return { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
 }
 
@@ -67,7 +69,7 @@ export const api = {
     request<Account>("/api/auth/login", json("POST", { email, password })),
   signOut: () => request<void>("/api/auth/logout", { method: "POST" }),
 
-  job: (id: string) => request<BackgroundJob>(`/api/jobs/${encodeURIComponent(id)}`),
+  job: (id: string) => request<JobDetail>(`/api/jobs/${encodeURIComponent(id)}`),
   jobs: (filters: JobFilters = {}) => {
     const query = new URLSearchParams();
     for (const status of filters.status ?? []) query.append("status", status);

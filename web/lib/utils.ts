@@ -23,3 +23,15 @@ export function formatDuration(ms: number): string {
   const s = String(total % 60).padStart(2, "0");
   return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
+
+/** A duration in seconds as people read it: "< 0.01 s", "0.42 s", "12.3 s", "2 min 5 s"; "—" for none. */
+export function formatSeconds(seconds: number | null | undefined): string {
+  if (seconds == null) return "—";
+  if (seconds < 0.01) return "< 0.01 s";
+  if (seconds < 1) return `${seconds.toFixed(2)} s`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const whole = Math.round(seconds);
+  const minutes = Math.floor(whole / 60);
+  if (minutes < 60) return `${minutes} min ${whole % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}

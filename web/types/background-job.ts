@@ -5,6 +5,10 @@ import type { components } from "@/lib/api-schema";
 type Schemas = components["schemas"];
 
 export type BackgroundJob = Schemas["JobRead"];
+/** `GET /api/jobs/{id}`: the job with its attempts, oldest first. */
+export type JobDetail = Schemas["JobDetail"];
+export type Attempt = Schemas["AttemptRead"];
+export type AttemptOutcome = Schemas["Outcome"];
 export type JobStatus = Schemas["JobStatus"];
 export type ErrorKind = Schemas["ErrorKind"];
 export type JobPage = Schemas["JobPage"];

@@ -1,10 +1,11 @@
 "use client";
 
-// One job: live tracker, what it was given, what it returned, and what it made.
+// One job: live tracker, what it was given, what it returned, what it made, and each attempt.
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { Suspense } from "react";
 
+import { AttemptHistory } from "@/components/attempt-history";
 import { ErrorState } from "@/components/error-state";
 import { JobTracker } from "@/components/job-tracker";
 import { PageTitle } from "@/components/page-title";
@@ -78,6 +79,14 @@ function JobDetail() {
               ) : (
                 <p className="text-sm text-muted-foreground">No result yet.</p>
               )}
+            </CardContent>
+          </Card>
+          <Card className="lg:col-span-2">
+            <CardHeader>
+              <CardTitle className="text-base">Attempts</CardTitle>
+            </CardHeader>
+            <CardContent>
+              <AttemptHistory attempts={job.attempts ?? []} />
             </CardContent>
           </Card>
         </div>
