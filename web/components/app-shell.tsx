@@ -31,6 +31,37 @@ function isCurrent(pathname: string, href: string): boolean {
   return href === "/" ? pathname === "/" : pathname.startsWith(href);
 }
 
+const NAV_LINK_CLASS =
+  "rounded-md px-3 py-2 text-sm whitespace-nowrap text-muted-foreground hover:bg-muted hover:text-foreground aria-[current=page]:font-semibold aria-[current=page]:text-foreground";
+
+function NavLink({
+  link,
+  pathname,
+  onNavigate,
+}: {
+  link: { href: string; label: string; native?: boolean };
+  pathname: string;
+  onNavigate: () => void;
+}) {
+  if (link.native) {
+    return (
+      <a href={link.href} className={NAV_LINK_CLASS}>
+        {link.label}
+      </a>
+    );
+  }
+  return (
+    <Link
+      href={link.href}
+      onClick={onNavigate}
+      aria-current={isCurrent(pathname, link.href) ? "page" : undefined}
+      className={NAV_LINK_CLASS}
+    >
+      {link.label}
+    </Link>
+  );
+}
+
 export function AppShell({ children }: { children: ReactNode }) {
   const { account, setAccount } = useAccount();
   const pathname = usePathname();
@@ -81,15 +112,12 @@ export function AppShell({ children }: { children: ReactNode }) {
                 )}
               >
                 {LINKS.map((link) => (
-                  <Link
+                  <NavLink
                     key={link.href}
-                    href={link.href}
-                    onClick={() => setOpen(false)}
-                    aria-current={isCurrent(pathname, link.href) ? "page" : undefined}
-                    className="rounded-md px-3 py-2 text-sm whitespace-nowrap text-muted-foreground hover:bg-muted hover:text-foreground aria-[current=page]:font-semibold aria-[current=page]:text-foreground"
-                  >
-                    {link.label}
-                  </Link>
+                    link={link}
+                    pathname={pathname}
+                    onNavigate={() => setOpen(false)}
+                  />
                 ))}
                 {account.isAdmin && (
                   <div
@@ -100,27 +128,14 @@ export function AppShell({ children }: { children: ReactNode }) {
                     <span className="px-3 py-2 text-xs font-semibold uppercase text-muted-foreground sm:py-0">
                       Admin
                     </span>
-                    {ADMIN_LINKS.map((link) =>
-                      link.native ? (
-                        <a
-                          key={link.href}
-                          href={link.href}
-                          className="rounded-md px-3 py-2 text-sm whitespace-nowrap text-muted-foreground hover:bg-muted hover:text-foreground"
-                        >
-                          {link.label}
-                        </a>
-                      ) : (
-                        <Link
-                          key={link.href}
-                          href={link.href}
-                          onClick={() => setOpen(false)}
-                          aria-current={isCurrent(pathname, link.href) ? "page" : undefined}
-                          className="rounded-md px-3 py-2 text-sm whitespace-nowrap text-muted-foreground hover:bg-muted hover:text-foreground aria-[current=page]:font-semibold aria-[current=page]:text-foreground"
-                        >
-                          {link.label}
-                        </Link>
-                      ),
-                    )}
+                    {ADMIN_LINKS.map((link) => (
+                      <NavLink
+                    key={link.href}
+                    link={link}
+                    pathname={pathname}
+                    onNavigate={() => setOpen(false)}
+                  />
+                    ))}
                   </div>
                 )}
                 <div className="flex items-center gap-2 sm:ml-auto">
