@@ -17,7 +17,7 @@ from tests.reliability.redis_server import RedisServer
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
-JOBS = 24
+JOBS = 12
 DOWN_S = 4.0
 TERMINAL = {"completed", "failed", "cancelled"}
 

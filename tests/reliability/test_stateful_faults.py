@@ -171,8 +171,8 @@ def test_random_faults_keep_every_invariant(tmp_path_factory: pytest.TempPathFac
         JobsUnderFaults.redis = redis
         JobsUnderFaults.api = Api(app, app.create_user("stateful@example.com"))
         machine = settings(
-            max_examples=5,
-            stateful_step_count=10,
+            max_examples=4,
+            stateful_step_count=8,
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
