@@ -6,6 +6,7 @@ a thread, so it serves subprocesses and the test's own loop alike. (Debian has n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -16,9 +17,12 @@ CHUNK = 64 * 1024
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
+    if writer.transport.is_closing():
+        return  # closed already (by its peer or the other direction's pipe)
     sock = writer.get_extra_info("socket")
     if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
 
 

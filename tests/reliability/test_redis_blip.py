@@ -26,12 +26,14 @@ TERMINAL = {"completed", "failed", "cancelled"}
 def proxy(tmp_path: Path) -> Iterator[TcpProxy]:
     server = RedisServer(tmp_path / "redis")
     server.start()
-    proxy = TcpProxy(server.port)
-    proxy.start()
     try:
-        yield proxy
+        proxy = TcpProxy(server.port)
+        proxy.start()
+        try:
+            yield proxy
+        finally:
+            proxy.stop()
     finally:
-        proxy.stop()
         server.stop()
 
 
