@@ -4,12 +4,15 @@
 # `atspro worker` and `atspro migrate` when scaled out (see docker-compose.yml and the README).
 
 # --- 1. The web app (web/, a Next.js static export) ------------------------------------------
-# web/ is not written yet: `web*` then matches nothing (pyproject.toml is there so the COPY always
-# has a source) and this stage yields an empty out/. Once web/ exists it is built here as is.
+# Built here, served by the Python app from web/out; no Node at run time. .dockerignore keeps
+# web/node_modules, web/.next and web/out out of the context, so the build starts clean.
 FROM node:22-slim AS web
 WORKDIR /build
-COPY pyproject.toml web* ./
-RUN if [ -f package.json ]; then npm ci && npm run build; fi && mkdir -p out
+ENV NEXT_TELEMETRY_DISABLED=1
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
 
 # --- 2. The Python app --------------------------------------------------------------------------
 FROM python:3.11-slim AS app

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench bench-peers bench-load bench-profile migrate clean
+.PHONY: run test lint typecheck format bench bench-peers bench-load bench-profile migrate clean web web-test api-types
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,17 +14,48 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## run: install what is needed, then serve the whole product on SQLite with in-process workers
-run: $(STAMP)
-	$(BIN)/atspro migrate
-	$(BIN)/atspro serve
+# The web app (web/, Next.js static export) is rebuilt only when its sources or lock file change.
+WEB_SOURCES := $(shell find web -type d \( -name node_modules -o -name .next -o -name out \) -prune \
+	-o -type f ! -name '*.test.ts' ! -name '*.test.tsx' -print 2>/dev/null)
+WEB_DEPS := web/node_modules/.installed
+WEB_BUILD := web/out/index.html
+export NEXT_TELEMETRY_DISABLED := 1
 
-## test: install what the tests need, lint, type-check, then run the whole suite
-test: $(STAMP)
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $(WEB_DEPS)
+
+$(WEB_BUILD): $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run build
+	touch $(WEB_BUILD)
+
+## web: build the web app into web/out (served by `atspro serve` at /)
+web: $(WEB_BUILD)
+
+## run: install and build what is needed, then serve the whole product on SQLite with in-process
+## workers at http://127.0.0.1:8000. ATSPRO_ENV defaults to development here, so the session
+## cookie works on plain http; deployments keep the default (production: a Secure cookie).
+run: $(STAMP) $(WEB_BUILD)
+	$(BIN)/atspro migrate
+	ATSPRO_ENV=$${ATSPRO_ENV:-development} $(BIN)/atspro serve
+
+## test: install and build what the tests need, lint, type-check, run the web app's unit tests,
+## then the whole suite, browser tests included (they fail rather than skip here)
+test: $(STAMP) $(WEB_BUILD)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	cd web && npm test
+	ATSPRO_REQUIRE_E2E=1 $(BIN)/pytest
+
+## web-test: the web app's type check and unit tests (vitest)
+web-test: $(WEB_DEPS)
+	cd web && npx tsc --noEmit && npm test
+
+## api-types: regenerate web/openapi.json from the app and the TypeScript types from it
+api-types: $(STAMP) $(WEB_DEPS)
+	$(BIN)/python -m app.web > web/openapi.json
+	cd web && npm run gen:api
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -70,4 +101,4 @@ bench-profile: $(STAMP)
 	$(BIN)/python -m bench.profile
 
 clean:
-	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache web/node_modules web/.next web/out

@@ -9,6 +9,7 @@ from saq import Queue
 from app.auth import AuthService
 from app.db import Database
 from app.entities.service import EntityService
+from app.jobs.clock import DatabaseClock
 from app.jobs.events import EventBus
 from app.jobs.service import JobService
 from app.jobs.worker import AppWorker
@@ -30,6 +31,7 @@ class Container:
     auth: AuthService
     entities: EntityService
     task_services: TaskServices
+    clock: DatabaseClock  # the jobs' clock, kept in step with the database server's
     workers: list[AppWorker] = field(default_factory=list)
     # Telemetry (ops-telemetry): this process's metrics and event-loop lag.
     metrics: Metrics = field(default_factory=Metrics)

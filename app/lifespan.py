@@ -25,6 +25,7 @@ from app.documents import Limits
 from app.entities.service import EntityService
 from app.fetch import Fetcher, parse_allow_hosts
 from app.jobs.cleanup import run_cleanup
+from app.jobs.clock import DatabaseClock
 from app.jobs.events import make_bus
 from app.jobs.recovery import run_recovery
 from app.jobs.runner import JobRunner
@@ -59,6 +60,8 @@ async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIter
     try:
         for queue in queues.values():
             await queue.connect()
+        clock = DatabaseClock(db)
+        await clock.sync()
         jobs = JobService(
             db=db,
             queues=queues,
@@ -66,6 +69,7 @@ async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIter
             registry=TaskRegistry.load(settings.extra_tasks),
             settings=settings,
             metrics=metrics,
+            clock=clock,
         )
         ai = make_engine(settings.ai_config())
         fetcher = Fetcher(allow_hosts=parse_allow_hosts(settings.fetch_allow_hosts))
@@ -89,6 +93,7 @@ async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIter
                     document_limits=Limits(max_upload_bytes=settings.max_upload_bytes),
                 ),
                 metrics=metrics,
+                clock=clock,
             )
         finally:
             listener.cancel()
@@ -117,6 +122,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ):
         app.state.container = container
         tasks.start_soon(container.loop.run)
+        tasks.start_soon(container.clock.run)
         if settings.mode in (Mode.ALL, Mode.WORKER):
             await _start_workers(container, tasks)
             tasks.start_soon(run_recovery, container.jobs, container.locks)

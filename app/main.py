@@ -24,6 +24,7 @@ from app.request_telemetry import RequestTelemetry
 from app.routes import admin, auth, entities, health, job, jobs, metrics, optimize, parse
 from app.security import CsrfGuard, RevokedStreamCloser, SecurityHeaders
 from app.settings import Mode, Settings
+from app.web import serve_web
 
 log = logging.getLogger("atspro.http")
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for module in (auth, jobs, parse, job, optimize, entities, admin):
             app.include_router(module.router)
         app.mount(QUEUE_MONITOR_PATH, QueueMonitor(QUEUE_MONITOR_PATH))
+        serve_web(app, settings.web_dir)  # after every route: API paths are never shadowed
     _add_error_handlers(app)
     # The last added runs first: headers go on every answer, the CSRF refusal included.
     app.add_middleware(RevokedStreamCloser, every_s=settings.session_recheck_s)

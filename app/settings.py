@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     cleanup_interval_s: float = Field(default=3600.0, gt=0)
     cleanup_batch_size: int = Field(default=500, ge=1, le=10_000)
 
+    # --- web app (web/) ------------------------------------------------------------------------
+    web_dir: Path | None = None  # the built pages; None: web/out beside the package
+
     @field_validator("extra_tasks", "worker_queues", mode="before")
     @classmethod
     def _split_tasks(cls, value: object) -> object:

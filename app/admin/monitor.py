@@ -32,7 +32,7 @@ import hashlib
 import mimetypes
 import re
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
 from saq import Queue
@@ -172,24 +172,27 @@ class QueueMonitor:
     # --- actions, through our job table ------------------------------------------------------
 
     async def retry(self, request: Request) -> JSONResponse:
-        saq_job = await _saq_job(request)
-        console, admin, job_id = _console(request), _admin(request), _our_job_id(saq_job)
-        if job_id is not None and await console.exists(job_id):
-            await console.retry(admin, job_id, via=VIA)
-        else:
-            await saq_job.retry("retried from ui")
-            await console.audit.record(admin, "queue.retry", saq_job.key, {"via": VIA})
-        return JSONResponse({})
+        return await _act(request, "retry")
 
     async def abort(self, request: Request) -> JSONResponse:
-        saq_job = await _saq_job(request)
-        console, admin, job_id = _console(request), _admin(request), _our_job_id(saq_job)
-        if job_id is not None and await console.exists(job_id):
-            await console.cancel(admin, job_id, via=VIA)
-        else:
-            await saq_job.abort("aborted from ui")
-            await console.audit.record(admin, "queue.abort", saq_job.key, {"via": VIA})
+        return await _act(request, "abort")
+
+
+async def _act(request: Request, action: Literal["retry", "abort"]) -> JSONResponse:
+    """The monitor's Retry or Abort: on one of our jobs through the console (job table, events and
+    audit agree); on a queue entry with no job of ours, as SAQ's own UI would, audited."""
+    saq_job = await _saq_job(request)
+    console, admin, job_id = _console(request), _admin(request), _our_job_id(saq_job)
+    if job_id is not None and await console.exists(job_id):
+        change = console.retry if action == "retry" else console.cancel
+        await change(admin, job_id, via=VIA)
         return JSONResponse({})
+    if action == "retry":
+        await saq_job.retry("retried from ui")
+    else:
+        await saq_job.abort("aborted from ui")
+    await console.audit.record(admin, f"queue.{action}", saq_job.key, {"via": VIA})
+    return JSONResponse({})
 
 
 def _container(request: Request) -> Container:

@@ -133,11 +133,14 @@ def _change_statement(
     )
     statement = _statements.get(shape)
     if statement is None:
-        conditions = [
-            jobs.c.id == bindparam("w_job_id"),
-            jobs.c.status.in_(sorted(s.value for s in sources)),
-            *where,
+        # One fixed-value bind per source status, not ``status IN (...)``: an IN list is an
+        # "expanding" parameter that SQLAlchemy re-renders into the SQL on every execution
+        # (bench/PROFILE.md measured it at 7 % of the writer's time per job).
+        statuses = [
+            jobs.c.status == bindparam(f"w_status_{index}", value=status.value)
+            for index, status in enumerate(sorted(sources, key=lambda s: s.value))
         ]
+        conditions = [jobs.c.id == bindparam("w_job_id"), or_(*statuses), *where]
         if fenced:
             conditions.append(jobs.c.attempt == bindparam("w_attempt"))
         if owned:

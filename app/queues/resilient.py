@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 import anyio
-from saq.job import Job
+from saq.job import Job, Status
 from saq.queue.base import Queue
 from saq.queue.postgres import PostgresQueue
 from saq.queue.redis import RedisQueue
@@ -70,7 +70,73 @@ class Resilient(Queue):
 
 
 class ResilientRedisQueue(Resilient, RedisQueue):
-    pass
+    """A job in the active list whose record still says ``queued`` has usually just been claimed:
+    ``dequeue`` moves it there and its worker marks it active a moment later. SAQ's sweep takes
+    it for stuck in that moment and retries it, so it runs twice (tobymao/saq#124, #277,
+    reproduced by tests/reliability/test_sweep_race.py). Here such a job is swept only if this
+    queue saw it like that at its previous sweep too: a job whose worker died before marking it
+    is still recovered, one sweep later; every other case is swept as SAQ does."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._claimed_at_last_sweep: set[bytes] = set()
+
+    async def sweep(self, lock: int = 60, abort: float = 5.0) -> list[str]:
+        try:
+            return await self._sweep_active(lock, abort)
+        except Exception as error:
+            self.outage.failed(error)
+            return []
+
+    async def _sweep_active(self, lock: int, abort: float) -> list[str]:
+        """SAQ 0.26's ``RedisQueue.sweep`` (same script, same steps) with the grace above."""
+        if not self._cleanup_script:
+            self._cleanup_script = self.redis.register_script(
+                """
+                local id_jobs = {}
+                if redis.call('EXISTS', KEYS[1]) == 0 then
+                    redis.call('SETEX', KEYS[1], ARGV[1], 1)
+                    for i, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+                        id_jobs[i] = {v, redis.call('GET', v)}
+                    end
+                end
+                return id_jobs
+                """
+            )
+        id_jobs = await self._cleanup_script(
+            keys=[self._sweep, self._active], args=[lock], client=self.redis
+        )
+        if not id_jobs:  # another queue holds the sweep lock, or nothing is active
+            return []
+        swept: list[bytes] = []
+        claimed: set[bytes] = set()
+        for job_id, job_bytes in id_jobs:
+            job = self.deserialize(job_bytes)
+            if job is None:
+                swept.append(job_id)
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    pipe.lrem(self._active, 0, job_id)
+                    pipe.zrem(self._incomplete, job_id)
+                    await pipe.execute()
+                log.info("queue.swept_missing", extra={"job": job_id.decode()})
+                continue
+            if job.status == Status.QUEUED and job_id not in self._claimed_at_last_sweep:
+                claimed.add(job_id)  # most likely claimed a moment ago: look again next time
+                continue
+            if job.status != Status.ACTIVE or job.stuck:
+                log.info("queue.sweeping", extra={"job": job.key, "status": job.status})
+                swept.append(job_id)
+                await self.abort(job, error=self.swept_error_message)
+                try:
+                    await job.refresh(abort)
+                except TimeoutError:
+                    log.info("queue.abort_unconfirmed", extra={"job": job.key})
+                if job.retryable:
+                    await self.retry(job, error=self.swept_error_message)
+                else:
+                    await self.finish(job, Status.ABORTED, error=self.swept_error_message)
+        self._claimed_at_last_sweep = claimed
+        return [job_id.decode("utf-8") for job_id in swept]
 
 
 class ResilientPostgresQueue(Resilient, PostgresQueue):

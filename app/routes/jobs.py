@@ -97,6 +97,14 @@ async def job_events(
     user: CurrentUser,
     job_id: Annotated[uuid.UUID | None, Query(alias="job_id")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(
+            alias="lastEventId",
+            description="Like Last-Event-ID, for a client that opens a new EventSource "
+            "(which cannot set headers) after the browser gave up reconnecting",
+        ),
+    ] = None,
 ) -> EventSourceResponse:
     """Server-Sent Events: the caller's job changes as they happen.
 
@@ -104,6 +112,7 @@ async def job_events(
     ``?job_id=`` the stream covers one job and ends after its terminal event.
     """
     after: int | None = None
+    last_event_id = last_event_id if last_event_id is not None else last_event_id_query
     if last_event_id is not None:
         try:
             after = int(last_event_id)

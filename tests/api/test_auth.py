@@ -52,7 +52,7 @@ async def test_signup_signs_in_and_me_names_the_account(live: LiveApp) -> None:
 
 
 async def test_password_is_stored_as_argon2id(live: LiveApp) -> None:
-    """The users table holds an Argon2id hash, never the password."""
+    """A8: The users table holds an Argon2id hash, never the password."""
     async with signed_up(live, "hash@example.com"):
         [(stored_hash,)] = await stored(
             live, "SELECT password_hash FROM users WHERE email = :e", e="hash@example.com"
@@ -62,7 +62,7 @@ async def test_password_is_stored_as_argon2id(live: LiveApp) -> None:
 
 
 async def test_signup_refuses_a_taken_email_and_extra_fields(live: LiveApp) -> None:
-    """A second sign-up with the same email is a 409; isAdmin in the body is refused (422)."""
+    """A3: A second sign-up with the same email is a 409; isAdmin in the body is refused (422)."""
     async with signed_up(live, "taken@example.com"), browser(live) as other:
         again = await other.post(
             "/api/auth/signup", json={"email": "TAKEN@example.com", "password": PASSWORD}
@@ -82,7 +82,7 @@ async def test_signup_refuses_a_taken_email_and_extra_fields(live: LiveApp) -> N
 async def test_signup_enforces_the_password_policy(
     live: LiveApp, password: str, reason: str
 ) -> None:
-    """Too short, common and too long passwords are refused with a 422 naming the field."""
+    """A8: Too short, common and too long passwords are refused with a 422 naming the field."""
     async with browser(live) as client:
         response = await client.post(
             "/api/auth/signup", json={"email": "policy@example.com", "password": password}
@@ -106,7 +106,7 @@ async def test_signup_can_be_closed(
 
 
 async def test_login_with_wrong_password_or_unknown_email_is_the_same_401(live: LiveApp) -> None:
-    """A wrong password and an unknown email get the same 401 answer, and no cookie."""
+    """A7: A wrong password and an unknown email get the same 401 answer, and no cookie."""
     async with signed_up(live, "known@example.com"), browser(live) as client:
         wrong = await login(client, "known@example.com", "not the password")
         unknown = await login(client, "nobody@example.com", "not the password")
@@ -118,7 +118,7 @@ async def test_login_with_wrong_password_or_unknown_email_is_the_same_401(live: 
 
 
 async def test_login_then_logout(live: LiveApp) -> None:
-    """Login signs in (cookie), logout ends the session and clears the cookie; then 401."""
+    """A6: Login signs in (cookie), logout ends the session and clears the cookie; then 401."""
     async with signed_up(live, "inout@example.com"), browser(live) as client:
         response = await login(client, "inout@example.com")
         assert response.status_code == 200
@@ -254,7 +254,7 @@ async def test_admin_guard_hides_ops_views_from_other_users(live: LiveApp) -> No
 
 
 async def test_session_ids_are_random_and_stored_hashed(live: LiveApp) -> None:
-    """The cookie carries 256 random bits; the database keeps only their SHA-256."""
+    """A6: The cookie carries 256 random bits; the database keeps only their SHA-256."""
     async with signed_up(live, "sid@example.com") as client:
         session_id = client.cookies.get("atspro_session") or ""
     assert len(session_id) >= 43  # 32 bytes, base64url
@@ -266,7 +266,7 @@ async def test_login_time_does_not_reveal_whether_an_account_exists(
     make_settings: Callable[..., Settings],
     serve: Callable[[Settings], AsyncIterator[LiveApp]],
 ) -> None:
-    """Failed logins for a known and an unknown email take about as long (medians within 3x;
+    """A7: Failed logins for a known and an unknown email take about as long (medians within 3x;
     without the dummy hash an unknown email would answer some 50x faster)."""
     settings = make_settings(rate_limit_login="off", rate_limit_login_ip="off")
     async for live in serve(settings):

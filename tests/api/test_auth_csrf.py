@@ -31,7 +31,7 @@ async def job_count(client: httpx.AsyncClient) -> int:
     ids=["cross-site", "same-site", "cross-site-own-origin", "foreign-origin", "null", "silent"],
 )
 async def test_cross_site_cookie_post_is_refused(live: LiveApp, headers: dict[str, str]) -> None:
-    """A cookie-authenticated POST from another site is a 403 problem and makes no job."""
+    """A5: A cookie-authenticated POST from another site is a 403 problem and makes no job."""
     async with signed_up(live, "victim@example.com") as client:
         sent = {name: value.replace("SELF", live.base_url) for name, value in headers.items()}
         request = client.build_request("POST", "/api/jobs", json={"jobType": "diagnostic.echo"})
@@ -56,7 +56,7 @@ async def test_cross_site_cookie_post_is_refused(live: LiveApp, headers: dict[st
     ids=["same-origin", "user-typed", "own-origin"],
 )
 async def test_same_origin_cookie_post_passes(live: LiveApp, headers: dict[str, str]) -> None:
-    """The app's own pages (Fetch Metadata same-origin or none, or the own Origin) may write."""
+    """A5: The app's own pages (Fetch Metadata same-origin or none, or the own Origin) may write."""
     async with signed_up(live, "own@example.com") as client:
         request = client.build_request("POST", "/api/jobs", json={"jobType": "diagnostic.echo"})
         for name, value in headers.items():
@@ -68,7 +68,7 @@ async def test_same_origin_cookie_post_passes(live: LiveApp, headers: dict[str, 
 
 
 async def test_cross_site_cookie_delete_is_refused(live: LiveApp) -> None:
-    """A cross-site DELETE with the cookie is refused and the job is still there."""
+    """A5: A cross-site DELETE with the cookie is refused and the job is still there."""
     async with signed_up(live, "keep@example.com") as client:
         job = (await submit(client)).json()
         with anyio.fail_after(30):
@@ -83,7 +83,7 @@ async def test_cross_site_cookie_delete_is_refused(live: LiveApp) -> None:
 
 
 async def test_cross_site_login_is_refused(live: LiveApp) -> None:
-    """Login CSRF: another site cannot sign the browser in to an account of its choosing."""
+    """A5: Login CSRF: another site cannot sign the browser in to an account of its choosing."""
     async with signed_up(live, "mine@example.com"), browser(live) as client:
         response = await client.post(
             "/api/auth/login",
@@ -95,7 +95,7 @@ async def test_cross_site_login_is_refused(live: LiveApp) -> None:
 
 
 async def test_bearer_requests_are_exempt(live: LiveApp) -> None:
-    """A bearer-token request passes whatever its Fetch Metadata says (a page on another site
+    """A5: A bearer-token request passes whatever its Fetch Metadata says (a page on another site
     cannot send an Authorization header without a CORS preflight)."""
     async with await live.user("script@example.com") as script:
         response = await script.post(
@@ -107,7 +107,7 @@ async def test_bearer_requests_are_exempt(live: LiveApp) -> None:
 
 
 async def test_reads_are_not_guarded(live: LiveApp) -> None:
-    """A cross-site GET is answered (reads change nothing; SameSite=Lax and CORS cover them)."""
+    """A5: A cross-site GET is answered (reads change nothing; SameSite=Lax and CORS cover them)."""
     async with signed_up(live, "reader@example.com") as client:
         response = await client.get("/api/auth/me", headers={"Sec-Fetch-Site": "cross-site"})
         assert response.status_code == 200
@@ -116,7 +116,7 @@ async def test_reads_are_not_guarded(live: LiveApp) -> None:
 async def test_trusted_origin_may_write(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> None:
-    """An origin listed in ATSPRO_TRUSTED_ORIGINS (a dev server) may write; others may not."""
+    """A5: An origin listed in ATSPRO_TRUSTED_ORIGINS (a dev server) may write; others may not."""
     settings = make_settings(trusted_origins="http://localhost:3000/, http://other:1")
     async for live in serve(settings):
         async with signed_up(live, "dev@example.com") as client:
@@ -169,7 +169,7 @@ async def test_every_kind_of_answer_carries_the_security_headers(live: LiveApp) 
 
 
 async def test_event_stream_carries_headers_and_is_not_buffered(live: LiveApp) -> None:
-    """The SSE answer has the headers, and its first event arrives while the job still runs."""
+    """E5: The SSE answer has the headers, and its first event arrives while the job still runs."""
     async with signed_up(live, "sse@example.com") as client:
         job = (await submit(client, inputData={"seconds": 5, "steps": 5})).json()
         async with client.stream("GET", "/api/jobs/events", params={"job_id": job["id"]}) as r:

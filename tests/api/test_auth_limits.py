@@ -26,7 +26,7 @@ def assert_limited(response: object) -> None:
 async def test_repeated_bad_logins_for_one_account_get_429(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> None:
-    """After the account's allowance of attempts, even the right password gets a 429 with
+    """A7: After the account's allowance of attempts, even the right password gets a 429 with
     Retry-After; another account from the same address is unaffected."""
     settings = make_settings(rate_limit_login="3/minute", rate_limit_login_ip="off")
     async for live in serve(settings):
@@ -57,7 +57,7 @@ async def test_repeated_bad_logins_for_one_account_get_429(
 async def test_unknown_accounts_are_limited_alike(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> None:
-    """An email with no account is limited exactly like a real one (no enumeration by 429)."""
+    """A7: An email with no account is limited exactly like a real one (no enumeration by 429)."""
     settings = make_settings(rate_limit_login="2/minute", rate_limit_login_ip="off")
     async for live in serve(settings):
         async with browser(live) as attacker:
@@ -76,7 +76,7 @@ async def test_unknown_accounts_are_limited_alike(
 async def test_many_accounts_from_one_address_get_429(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> None:
-    """Spraying one password over many accounts from one address hits the per-address limit."""
+    """A7: Spraying one password over many accounts from one address hits the per-address limit."""
     settings = make_settings(rate_limit_login="off", rate_limit_login_ip="3/minute")
     async for live in serve(settings):
         async with browser(live) as sprayer:
@@ -97,8 +97,8 @@ async def test_many_accounts_from_one_address_get_429(
 async def test_job_submissions_per_user_get_429(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> None:
-    """Past the per-user submission limit a submit is a 429 with Retry-After and makes no job;
-    retries count as submissions; another user still submits."""
+    """A7: Past the per-user submission limit a submit is a 429 with Retry-After and makes no
+    job; retries count as submissions; another user still submits."""
     async for live in serve(make_settings(rate_limit_submit="2/minute")):
         async with await live.user("flood@example.com") as flood:
             first = (await submit(flood)).json()

@@ -30,7 +30,7 @@ def attributes(set_cookie: str) -> dict[str, str]:
 async def test_production_cookie_is_host_prefixed_secure_httponly_lax(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> None:
-    """In production the session cookie is __Host-, Secure, HttpOnly, SameSite=Lax, Path=/,
+    """A6: In production the session cookie is __Host-, Secure, HttpOnly, SameSite=Lax, Path=/,
     without a Domain, and it signs the browser in."""
     async for live in serve(make_settings(env="production")):
         async with browser(live) as client:
@@ -71,7 +71,7 @@ async def test_development_cookie_works_over_plain_http(live: LiveApp) -> None:
 
 
 async def test_login_rotates_the_session_id(live: LiveApp) -> None:
-    """Each sign-in makes a new session id and ends the one the browser had."""
+    """A6: Each sign-in makes a new session id and ends the one the browser had."""
     async with signed_up(live, "rotate@example.com") as client:
         before = client.cookies.get("atspro_session")
         response = await client.post(
@@ -86,7 +86,7 @@ async def test_login_rotates_the_session_id(live: LiveApp) -> None:
 
 
 async def test_planted_session_id_is_never_adopted(live: LiveApp) -> None:
-    """A session id set before sign-in (session fixation) is replaced, and signs nobody in."""
+    """A6: A session id set before sign-in (session fixation) is replaced, and signs nobody in."""
     async with signed_up(live, "fixate@example.com"), browser(live) as victim:
         planted = "attacker-chosen-value-0123456789abcdef"
         victim.cookies.set("atspro_session", planted)
@@ -115,7 +115,7 @@ async def clocked(live: LiveApp) -> tuple[SessionService, Clock, uuid.UUID]:
 
 
 async def test_idle_session_expires(clocked: tuple[SessionService, Clock, uuid.UUID]) -> None:
-    """A session unused for the idle timeout no longer signs in; used in time, it lives on."""
+    """A6: A session unused for the idle timeout no longer signs in; used in time, it lives on."""
     service, clock, user_id = clocked
     session_id = await service.start(user_id)
     clock.now += timedelta(minutes=29)
@@ -130,7 +130,7 @@ async def test_idle_session_expires(clocked: tuple[SessionService, Clock, uuid.U
 async def test_session_expires_at_its_absolute_age_however_used(
     clocked: tuple[SessionService, Clock, uuid.UUID],
 ) -> None:
-    """A session used every 20 minutes still ends at its maximum age."""
+    """A6: A session used every 20 minutes still ends at its maximum age."""
     service, clock, user_id = clocked
     session_id = await service.start(user_id)
     for _ in range(23):  # 7 h 40 min
@@ -180,7 +180,7 @@ async def ends_within(stream: httpx.Response, seconds: float) -> None:
 
 
 async def test_stream_of_a_signed_out_session_closes(live_recheck: LiveApp) -> None:
-    """An open event stream ends within seconds of its session signing out; reconnecting is a
+    """E7: An open event stream ends within seconds of its session signing out; reconnecting is a
     401, and the stream leaves no subscription behind."""
     live = live_recheck
     async with signed_up(live, "stream@example.com") as client:
@@ -198,7 +198,7 @@ async def test_stream_of_a_signed_out_session_closes(live_recheck: LiveApp) -> N
 
 
 async def test_stream_of_a_revoked_token_closes(live_recheck: LiveApp) -> None:
-    """A script's event stream ends within seconds of its API token being revoked."""
+    """E7: A script's event stream ends within seconds of its API token being revoked."""
     live = live_recheck
     async with signed_up(live, "tokstream@example.com") as client:
         created = (await client.post("/api/auth/tokens", json={"name": "watcher"})).json()

@@ -54,7 +54,7 @@ async def test_extra_task_runs_and_records_what_it_made(extra: LiveApp) -> None:
 
 
 async def test_identical_input_while_running_returns_the_same_job(extra: LiveApp) -> None:
-    """Submitting the same input while a job for it runs returns that job, not a second one."""
+    """R14: Submitting the same input while a job for it runs returns that job, not a second one."""
     async with await extra.user("dedupe@example.com") as client:
         first = (await shout(client, "same", seconds=1)).json()
         second = (await shout(client, "same", seconds=1)).json()
@@ -67,7 +67,8 @@ async def test_identical_input_while_running_returns_the_same_job(extra: LiveApp
 
 
 async def test_idempotency_key_returns_the_same_job(extra: LiveApp) -> None:
-    """A repeated Idempotency-Key returns the first job; another kind of job under it is a 409."""
+    """R14: A repeated Idempotency-Key returns the first job; another kind of job under it is a
+    409."""
     async with await extra.user("idem@example.com") as client:
         body = {"jobType": "diagnostic.echo", "inputData": {"echo": 1}}
         headers = {"Idempotency-Key": "order-42"}

@@ -34,7 +34,8 @@ async def finished(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
 async def test_a_user_at_the_cap_waits_while_others_run(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> None:
-    """With a cap of 1, a flood's jobs run one at a time and another user's job starts at once."""
+    """A7: With a cap of 1, a flood's jobs run one at a time and another user's job starts at
+    once."""
     async for live in serve(make_settings(max_running_per_user=1)):
         async with (
             await live.user("flood@example.com") as flood,

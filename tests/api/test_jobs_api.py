@@ -73,7 +73,7 @@ async def test_sse_follows_a_job_from_pending_to_completed(live: LiveApp) -> Non
 
 
 async def test_last_event_id_replays_what_was_missed(live: LiveApp) -> None:
-    """Reconnecting with Last-Event-ID replays exactly the events after it, in order."""
+    """E3: Reconnecting with Last-Event-ID replays exactly the events after it, in order."""
     async with await live.user("replay@example.com") as client:
         job = await submit(client, seconds=0.2, steps=2)
         await wait_for(client, job["id"], TERMINAL)
@@ -118,7 +118,7 @@ async def test_user_stream_sends_active_jobs_then_changes(live: LiveApp) -> None
 
 
 async def test_cancel_running_job_stops_it(live: LiveApp) -> None:
-    """Cancelling a running job ends it as cancelled within a second and it never completes."""
+    """R11: Cancelling a running job ends it as cancelled within a second and it never completes."""
     async with await live.user("cancel@example.com") as client:
         job = await submit(client, seconds=30, steps=30)
         await wait_for(client, job["id"], {"running"})
@@ -136,7 +136,7 @@ async def test_cancel_running_job_stops_it(live: LiveApp) -> None:
 
 
 async def test_cancel_pending_job_never_runs(live: LiveApp) -> None:
-    """A job cancelled while pending is removed from the queue and never starts."""
+    """R11: A job cancelled while pending is removed from the queue and never starts."""
     async with await live.user("pending@example.com") as client:
         # Fill the low queue's slots so the next low-priority job waits.
         blockers = []
@@ -162,7 +162,8 @@ async def test_cancel_pending_job_never_runs(live: LiveApp) -> None:
 
 
 async def test_transient_failures_retry_then_succeed(live: LiveApp) -> None:
-    """A job whose first two attempts fail transiently is retried with backoff and completes."""
+    """R13: A job whose first two attempts fail transiently is retried with backoff and
+    completes."""
     async with await live.user("retry@example.com") as client:
         job = await submit(client, failTimes=2, failKind="transient")
         done = await wait_for(client, job["id"], TERMINAL)
@@ -172,7 +173,7 @@ async def test_transient_failures_retry_then_succeed(live: LiveApp) -> None:
 
 
 async def test_failed_job_can_be_retried_by_hand_and_deleted(live: LiveApp) -> None:
-    """A user-fixable failure fails at once; a manual retry runs again; delete removes it."""
+    """R13: A user-fixable failure fails at once; a manual retry runs again; delete removes it."""
     async with await live.user("manual@example.com") as client:
         job = await submit(client, failTimes=1, failKind="user")
         failed = await wait_for(client, job["id"], TERMINAL)
@@ -202,7 +203,7 @@ async def test_internal_errors_hide_the_traceback(live: LiveApp) -> None:
 
 
 async def test_exhausted_transient_retries_fail(live: LiveApp) -> None:
-    """A job that keeps failing transiently fails after max retries."""
+    """R13: A job that keeps failing transiently fails after max retries."""
     async with await live.user("exhaust@example.com") as client:
         response = await client.post(
             "/api/jobs",
@@ -220,7 +221,7 @@ async def test_exhausted_transient_retries_fail(live: LiveApp) -> None:
 
 
 async def test_deleting_an_unfinished_job_is_a_conflict(live: LiveApp) -> None:
-    """DELETE of a pending or running job answers 409 and leaves it alone."""
+    """R11: DELETE of a pending or running job answers 409 and leaves it alone."""
     async with await live.user("del@example.com") as client:
         job = await submit(client, seconds=2)
         response = await client.delete(f"/api/jobs/{job['id']}")
@@ -229,7 +230,7 @@ async def test_deleting_an_unfinished_job_is_a_conflict(live: LiveApp) -> None:
 
 
 async def test_other_users_jobs_are_invisible(live: LiveApp) -> None:
-    """Another user's job id is a 404 on every route, the event stream included."""
+    """A1/A2: Another user's job id is a 404 on every route, the event stream included."""
     async with (
         await live.user("owner@example.com") as owner,
         await live.user("other@example.com") as other,
@@ -250,7 +251,7 @@ async def test_other_users_jobs_are_invisible(live: LiveApp) -> None:
 
 
 async def test_requests_need_a_valid_token(live: LiveApp) -> None:
-    """No token or a wrong token is a 401 with a problem body; health stays open."""
+    """A4: No token or a wrong token is a 401 with a problem body; health stays open."""
     async with httpx.AsyncClient(base_url=live.base_url) as anonymous:
         assert (await anonymous.get("/api/jobs")).status_code == 401
         assert (await anonymous.get("/api/jobs/events")).status_code == 401

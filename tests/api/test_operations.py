@@ -174,7 +174,8 @@ async def test_same_file_twice_while_parsing_returns_one_job(
 
 
 async def test_bad_uploads_and_urls_are_clear_errors(live_ops: tuple[LiveApp, str]) -> None:
-    """Too large, empty, mislabelled files and refused URLs end in clear, user-facing errors."""
+    """U1/U2/F1: Too large, empty, mislabelled files and refused URLs end in clear, user-facing
+    errors."""
     live, site = live_ops
     async with await live.user("bad@example.com") as client:
         huge = await client.put(

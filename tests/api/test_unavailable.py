@@ -13,7 +13,7 @@ from tests.conftest import LiveApp, free_port
 async def test_database_down_is_503_with_retry_after(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> None:
-    """With PostgreSQL unreachable, an authenticated request gets 503 and Retry-After."""
+    """D3: With PostgreSQL unreachable, an authenticated request gets 503 and Retry-After."""
     dead = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
     redis = "redis://127.0.0.1:6379/7"
     settings = make_settings(database_url=dead, mode="web", queue_url=redis, redis_url=redis)

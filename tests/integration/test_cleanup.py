@@ -120,12 +120,18 @@ async def test_cleanup_deletes_exactly_what_retention_says(settings: Settings) -
 
         report = await cleaner.run()
         assert report.as_dict() == {**dry.as_dict(), "dryRun": False}
-        assert await table_counts(container, due) == {"jobs": 0, "events": 0, "associations": 0}
+        assert await table_counts(container, due) == {
+            "jobs": 0,
+            "events": 0,
+            "associations": 0,
+            "attempts": 0,
+        }
         kept = [job_id for job_id in job_ids if job_id not in due]
         assert await table_counts(container, kept) == {
             "jobs": len(kept),
             "events": len(kept),
             "associations": 0,
+            "attempts": 0,
         }
         for job_id, (_status, _days, deleted, queue) in made["jobs"].items():
             held = await container.queues[queue].job(str(job_id))

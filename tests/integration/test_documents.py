@@ -96,7 +96,7 @@ async def test_text_files_are_decoded(data: bytes, filename: str, kind: Document
 
 
 async def test_upload_over_the_size_limit_is_refused_first() -> None:
-    """A file over max_upload_bytes is refused before type detection or parsing."""
+    """U1: A file over max_upload_bytes is refused before type detection or parsing."""
     with pytest.raises(UserError, match=r"The file is 2\.0 MiB; the limit is 1 MiB"):
         await extract_text(b"%PDF-" + bytes(2 * MIB), "cv.pdf", limits=Limits(max_upload_bytes=MIB))
 
@@ -124,14 +124,15 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str, str]] = {
 
 @pytest.mark.parametrize("case", HOSTILE)
 async def test_hostile_files_are_refused_with_a_clear_message(case: str) -> None:
-    """Each hostile or broken upload ends as a UserError that says what is wrong."""
+    """U2/U3/U5: Each hostile or broken upload ends as a UserError that says what is wrong."""
     make, filename, message = HOSTILE[case]
     with pytest.raises(UserError, match=re.escape(message)):
         await extract_text(make(), filename)
 
 
 async def test_xxe_docx_is_refused_and_leaks_nothing() -> None:
-    """A DOCX pointing an entity at /etc/passwd is refused; no passwd content reaches the user."""
+    """U4: A DOCX pointing an entity at /etc/passwd is refused; no passwd content reaches the
+    user."""
     body = "<w:p><w:r><w:t>Hi &xxe;</w:t></w:r></w:p>"
     data = rezip(
         resume_docx(), replace={"word/document.xml": document_xml(body, prolog=XXE_PROLOG)}
@@ -142,7 +143,7 @@ async def test_xxe_docx_is_refused_and_leaks_nothing() -> None:
 
 
 async def test_only_the_first_pages_are_read_through_the_child() -> None:
-    """The page cap crosses the process boundary, and so does its warning."""
+    """U5: The page cap crosses the process boundary, and so does its warning."""
     document = await extract_text(many_pages_pdf(6), "cv.pdf", limits=Limits(max_pages=2))
     assert document.pages == 2
     assert "Page marker 2" in document.text
@@ -151,28 +152,28 @@ async def test_only_the_first_pages_are_read_through_the_child() -> None:
 
 
 async def test_cpu_burning_pdf_is_killed_at_its_cpu_limit_and_the_worker_carries_on() -> None:
-    """A PDF needing minutes of CPU is stopped by RLIMIT_CPU; the next parse still works."""
+    """R12/U5: A PDF needing minutes of CPU is stopped by RLIMIT_CPU; the next parse still works."""
     with pytest.raises(UserError, match="takes too long to process"):
         await extract_text(cpu_burning_pdf(), "cv.pdf", limits=Limits(cpu_seconds=1))
     assert "Jane Doe" in (await extract_text(resume_pdf(), "cv.pdf")).text
 
 
 async def test_wall_clock_deadline_kills_the_child() -> None:
-    """With a generous CPU limit, the wall-clock deadline still ends the parse."""
+    """R12/U5: With a generous CPU limit, the wall-clock deadline still ends the parse."""
     limits = Limits(cpu_seconds=60, deadline_s=0.5)
     with pytest.raises(UserError, match="takes too long to process"):
         await extract_text(cpu_burning_pdf(), "cv.pdf", limits=limits)
 
 
 async def test_memory_hungry_pdf_fails_in_the_child_not_the_worker() -> None:
-    """A FlateDecode bomb exceeds the child's RLIMIT_AS and is refused with a memory message."""
+    """U5: A FlateDecode bomb exceeds the child's RLIMIT_AS and is refused with a memory message."""
     bomb = flate_bomb_pdf(320 * MIB)
     with pytest.raises(UserError, match="needs more memory"):
         await extract_text(bomb, "cv.pdf", limits=Limits(memory_bytes=192 * MIB))
 
 
 async def test_cancelling_the_caller_kills_the_child() -> None:
-    """A cancelled job does not leave its parser running."""
+    """R11/R12: A cancelled job does not leave its parser running."""
     with anyio.move_on_after(0.5) as scope:
         await extract_text(cpu_burning_pdf(), "cv.pdf", limits=Limits(cpu_seconds=60))
     assert scope.cancelled_caught

@@ -224,7 +224,7 @@ async def test_request_goes_to_the_resolved_address_with_the_name_as_host(site: 
 
 
 async def test_json_is_refused_as_not_html(site: Site) -> None:
-    """A JSON response is refused with a message naming its type."""
+    """F11: A JSON response is refused with a message naming its type."""
     async with site.fetcher() as fetcher:
         with pytest.raises(UserError, match="application/json, not a web page"):
             await fetcher.fetch(site.url("/json"))
@@ -246,7 +246,7 @@ async def test_redirect_chain_within_the_limit_is_followed(site: Site) -> None:
 
 
 async def test_more_than_five_redirects_are_refused(site: Site) -> None:
-    """The sixth redirect is not followed."""
+    """F5: The sixth redirect is not followed."""
     async with site.fetcher() as fetcher:
         with pytest.raises(UserError, match="more than 5 times"):
             await fetcher.fetch(site.url("/hops/5"))
@@ -254,7 +254,7 @@ async def test_more_than_five_redirects_are_refused(site: Site) -> None:
 
 
 async def test_redirect_to_metadata_is_refused_without_dialling_it(site: Site) -> None:
-    """A redirect to 169.254.169.254 stops the fetch; the transport never gets that request."""
+    """F5: A redirect to 169.254.169.254 stops the fetch; the transport never gets that request."""
     recording = Recording()
     async with site.fetcher(transport=recording) as fetcher:
         with pytest.raises(UserError, match="not a public web address"):
@@ -263,7 +263,7 @@ async def test_redirect_to_metadata_is_refused_without_dialling_it(site: Site) -
 
 
 async def test_redirect_to_an_unlisted_loopback_port_never_connects(site: Site) -> None:
-    """Loopback ports outside the allow-list stay blocked, and nothing connects to them."""
+    """F5/F7: Loopback ports outside the allow-list stay blocked, and nothing connects to them."""
     async with site.fetcher() as fetcher:
         with pytest.raises(UserError):
             await fetcher.fetch(site.url("/to-trap"))
@@ -273,7 +273,8 @@ async def test_redirect_to_an_unlisted_loopback_port_never_connects(site: Site) 
 async def test_proxy_settings_in_the_environment_are_ignored(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """HTTP_PROXY and friends pointing at the trap are not used: the page is fetched directly."""
+    """F8: HTTP_PROXY and friends pointing at the trap are not used: the page is fetched
+    directly."""
     proxy = f"http://127.0.0.1:{site.trap.getsockname()[1]}"
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
         monkeypatch.setenv(name, proxy)
@@ -286,21 +287,22 @@ async def test_proxy_settings_in_the_environment_are_ignored(
 
 
 async def test_slow_page_is_cut_off_by_the_total_deadline(site: Site) -> None:
-    """A page trickling one byte at a time fails at the whole-fetch deadline, as transient."""
+    """F10/R12: A page trickling one byte at a time fails at the whole-fetch deadline, as
+    transient."""
     async with site.fetcher(deadline_s=1.0) as fetcher:
         with pytest.raises(TransientError, match="within 1 seconds"):
             await fetcher.fetch(site.url("/slow"))
 
 
 async def test_huge_page_without_length_is_cut_at_the_cap(site: Site) -> None:
-    """A body with no Content-Length is refused once it passes max_bytes."""
+    """F9: A body with no Content-Length is refused once it passes max_bytes."""
     async with site.fetcher(max_bytes=100_000) as fetcher:
         with pytest.raises(UserError, match="larger than"):
             await fetcher.fetch(site.url("/huge"))
 
 
 async def test_gzip_bomb_is_refused_with_bounded_memory(site: Site) -> None:
-    """256 MiB of gzip'd zeros are refused at the 5 MB cap without ever being inflated whole."""
+    """F9: 256 MiB of gzip'd zeros are refused at the 5 MB cap without ever being inflated whole."""
     tracemalloc.start()
     try:
         async with site.fetcher() as fetcher:
@@ -323,7 +325,7 @@ async def test_not_found_is_a_user_error(site: Site) -> None:
 async def test_unavailable_and_rate_limited_are_transient_with_retry_after(
     site: Site, path: str, retry_after: float
 ) -> None:
-    """503 and 429 are retried later, as soon as the server's Retry-After allows."""
+    """R13: 503 and 429 are retried later, as soon as the server's Retry-After allows."""
     async with site.fetcher() as fetcher:
         with pytest.raises(TransientError) as caught:
             await fetcher.fetch(site.url(path))

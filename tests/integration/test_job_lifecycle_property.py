@@ -224,7 +224,7 @@ class Lifecycle(RuleBasedStateMachine):
 
 
 def test_job_lifecycle_invariants(world: World) -> None:
-    """Random submit/start/progress/finish/cancel/retry/reap sequences keep every invariant."""
+    """R15: Random submit/start/progress/finish/cancel/retry/reap sequences keep every invariant."""
     Lifecycle.world = world
     run_state_machine_as_test(
         Lifecycle,

@@ -47,7 +47,8 @@ async def wait_status(live: LiveApp, user_id: uuid.UUID, job_id: uuid.UUID, stat
 
 
 async def test_reconciler_enqueues_pending_rows_missing_from_the_queue(live: LiveApp) -> None:
-    """A pending row that never reached the queue is enqueued by the reconciler and completes."""
+    """R8: A pending row that never reached the queue is enqueued by the reconciler and
+    completes."""
     user, _ = await live.container.auth.create_user("reconcile@example.com")
     job_id = await orphan(live, user.id)
     assert await live.container.queues["default"].job(str(job_id)) is None
@@ -58,7 +59,7 @@ async def test_reconciler_enqueues_pending_rows_missing_from_the_queue(live: Liv
 
 
 async def test_reaper_requeues_a_job_whose_worker_stopped(live: LiveApp) -> None:
-    """A running row whose lease expired goes back to the queue without spending a retry."""
+    """R1: A running row whose lease expired goes back to the queue without spending a retry."""
     user, _ = await live.container.auth.create_user("reaper@example.com")
     expired = utcnow() - timedelta(seconds=30)
     job_id = await orphan(
@@ -71,7 +72,7 @@ async def test_reaper_requeues_a_job_whose_worker_stopped(live: LiveApp) -> None
 
 
 async def test_a_job_that_keeps_killing_its_worker_is_failed(live: LiveApp) -> None:
-    """After max_stalls lost workers the reaper fails the job instead of looping forever."""
+    """R5: After max_stalls lost workers the reaper fails the job instead of looping forever."""
     user, _ = await live.container.auth.create_user("poison@example.com")
     stalls = live.container.settings.max_stalls - 1
     expired = utcnow() - timedelta(seconds=30)
@@ -91,7 +92,7 @@ async def test_a_job_that_keeps_killing_its_worker_is_failed(live: LiveApp) -> N
 
 
 async def test_fenced_writes_from_an_old_attempt_are_ignored(live: LiveApp) -> None:
-    """A worker still writing for attempt 1 after attempt 2 began changes nothing."""
+    """R15: A worker still writing for attempt 1 after attempt 2 began changes nothing."""
     jobs = live.container.jobs
     user, _ = await live.container.auth.create_user("fence@example.com")
     job = await jobs.submit(user.id, "diagnostic.echo", {"seconds": 3, "steps": 3})

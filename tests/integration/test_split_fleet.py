@@ -175,8 +175,8 @@ async def test_jobs_through_two_web_processes_run_once_on_two_workers(
 async def test_a_killed_worker_processes_jobs_are_finished_by_the_other(
     fleet: Fleet, database: str
 ) -> None:
-    """SIGKILL one worker process mid-job: the other takes its jobs over once their lease runs
-    out (the recovery lock passing to it if needed); none is lost and none completes twice."""
+    """R1: SIGKILL one worker process mid-job: the other takes its jobs over once their lease
+    runs out (the recovery lock passing to it if needed); none is lost and none completes twice."""
     await fleet.start(webs=1, workers=2)
     token = fleet.webs[0].create_user("kill@example.com")
     async with fleet.client(0, token) as client:

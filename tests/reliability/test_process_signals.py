@@ -68,7 +68,8 @@ def test_sigterm_lets_running_jobs_finish_within_the_grace(tmp_path: Path) -> No
 
 
 def test_second_signal_forces_exit(tmp_path: Path) -> None:
-    """A second SIGTERM during a long grace exits at once; the job is recovered after restart."""
+    """R3: A second SIGTERM during a long grace exits at once; the job is recovered after
+    restart."""
     with app_process(tmp_path / "data", ATSPRO_SHUTDOWN_GRACE_S="60") as app:
         app.start()
         api = Api(app, app.create_user("force@example.com"))

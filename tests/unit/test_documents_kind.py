@@ -58,7 +58,7 @@ def test_generated_fixtures_are_detected() -> None:
 def test_content_that_contradicts_the_extension_is_refused(
     filename: str, head: bytes, message: str
 ) -> None:
-    """A renamed file is refused with a message saying what it really is."""
+    """U2: A renamed file is refused with a message saying what it really is."""
     with pytest.raises(UserError, match=re.escape(message)):
         detect_type(filename, head)
 
@@ -79,7 +79,7 @@ def test_unsupported_extensions_are_refused_with_a_hint(filename: str, message: 
 
 
 def test_empty_file_is_refused() -> None:
-    """An empty upload is refused before anything else is looked at."""
+    """U2: An empty upload is refused before anything else is looked at."""
     with pytest.raises(UserError, match="The file is empty"):
         detect_type("resume.pdf", b"")
 
@@ -101,12 +101,13 @@ def decode(data: bytes, **limits: int) -> tuple[str, tuple[str, ...]]:
     ],
 )
 def test_unicode_text_is_decoded_by_bom_or_as_utf8(data: bytes) -> None:
-    """UTF-8 (with or without BOM), UTF-16 and UTF-32 with BOMs decode to the same clean text."""
+    """U7: UTF-8 (with or without BOM), UTF-16 and UTF-32 with BOMs decode to the same clean
+    text."""
     assert decode(data) == ("Jürgen Müller\nSenior Engineer", ())
 
 
 def test_nul_bytes_and_control_characters_are_stripped() -> None:
-    """NUL bytes and terminal escapes are removed; tabs and newlines stay."""
+    """U7: NUL bytes and terminal escapes are removed; tabs and newlines stay."""
     text, _ = decode(b"Jane\x00 Doe\x1b[31m\tEngineer\x07\nBerlin")
     assert text == "Jane Doe[31m\tEngineer\nBerlin"
 
@@ -119,7 +120,7 @@ def test_lone_surrogates_are_removed_so_text_can_be_encoded() -> None:
 
 
 def test_damaged_utf8_keeps_good_characters_and_warns() -> None:
-    """UTF-8 with a broken byte keeps its accents, marks the break and warns."""
+    """U7: UTF-8 with a broken byte keeps its accents, marks the break and warns."""
     text, warnings = decode("Müller ".encode() + b"\xff" + " Köln".encode())
     assert text == "Müller \ufffd Köln"
     assert warnings == ("Some bytes were not valid UTF-8 and were replaced with “\ufffd”.",)
@@ -140,7 +141,7 @@ def test_bytes_undefined_in_windows_1252_fall_back_to_latin1() -> None:
 
 
 def test_text_is_cut_at_max_chars_with_a_warning() -> None:
-    """A 10 MB single line is truncated to max_chars, and the user is told."""
+    """U7: A 10 MB single line is truncated to max_chars, and the user is told."""
     text, warnings = decode(b"a" * 10_000_000, max_chars=1000)
     assert text == "a" * 1000
     assert warnings == ("The text was cut at 1,000 characters; the rest was not read.",)

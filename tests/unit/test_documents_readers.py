@@ -69,7 +69,7 @@ def test_two_column_pdf_keeps_each_column_together(interleaved: bool) -> None:
 
 
 def test_only_the_first_pages_are_read() -> None:
-    """A long PDF is read up to max_pages, and the warning says how many pages were skipped."""
+    """U5: A long PDF is read up to max_pages, and the warning says how many pages were skipped."""
     document = read_pdf(many_pages_pdf(10), Limits(max_pages=3))
     assert document.pages == 3
     assert "Page marker 3" in document.text
@@ -79,14 +79,14 @@ def test_only_the_first_pages_are_read() -> None:
 
 
 def test_encrypted_pdf_asks_for_a_copy_without_password() -> None:
-    """A PDF that needs a password is refused with what to do."""
+    """U5: A PDF that needs a password is refused with what to do."""
     with pytest.raises(UserError, match="password-protected"):
         read_pdf(encrypted_pdf(), LIMITS)
 
 
 @pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
 def test_truncated_pdf_is_refused_as_damaged(keep: float) -> None:
-    """A PDF cut short is refused as damaged rather than half-read."""
+    """U5: A PDF cut short is refused as damaged rather than half-read."""
     data = many_pages_pdf(3)
     with pytest.raises(UserError, match="damaged or incomplete"):
         read_pdf(data[: int(len(data) * keep)], LIMITS)
@@ -99,14 +99,14 @@ def test_pdf_without_text_is_refused_as_a_scan() -> None:
 
 
 def test_pdf_zip_polyglot_is_refused() -> None:
-    """A PDF that is also a valid ZIP archive is refused."""
+    """U2: A PDF that is also a valid ZIP archive is refused."""
     polyglot = resume_pdf() + resume_docx()
     with pytest.raises(UserError, match="both a PDF and a ZIP"):
         read_pdf(polyglot, LIMITS)
 
 
 def test_zip_pdf_polyglot_named_docx_is_refused() -> None:
-    """A DOCX whose first kilobyte holds a PDF header is refused."""
+    """U2: A DOCX whose first kilobyte holds a PDF header is refused."""
     polyglot = rezip(resume_docx(), add=[("a.txt", b"%PDF-1.7 pretend")])
     reordered = io.BytesIO()
     with (
@@ -182,7 +182,7 @@ def test_docx_layout_table_keeps_cells_as_columns() -> None:
 
 
 def test_python_docx_does_not_expand_external_entities() -> None:
-    """python-docx itself leaves an XXE entity unresolved: /etc/passwd never enters the text."""
+    """U4: python-docx itself leaves an XXE entity unresolved: /etc/passwd never enters the text."""
     body = "<w:p><w:r><w:t>Before &xxe; After</w:t></w:r></w:p>"
     document = docx.Document(io.BytesIO(with_body(body, prolog=XXE_PROLOG)))
     text = "\n".join(paragraph.text for paragraph in document.paragraphs)
@@ -203,7 +203,7 @@ def trap() -> Iterator[socket.socket]:
 
 
 def test_python_docx_does_not_fetch_network_entities(trap: socket.socket) -> None:
-    """An external entity pointing at a loopback listener is never fetched."""
+    """U4: An external entity pointing at a loopback listener is never fetched."""
     port = trap.getsockname()[1]
     prolog = f'<!DOCTYPE w:document [<!ENTITY net SYSTEM "http://127.0.0.1:{port}/x">]>'
     body = "<w:p><w:r><w:t>A &net; B</w:t></w:r></w:p>"
@@ -211,7 +211,7 @@ def test_python_docx_does_not_fetch_network_entities(trap: socket.socket) -> Non
 
 
 def test_python_docx_stops_billion_laughs_quickly() -> None:
-    """Nested entities are refused by libxml2's amplification guard instead of expanding."""
+    """U4: Nested entities are refused by libxml2's amplification guard instead of expanding."""
     body = "<w:p><w:r><w:t>&lol9;</w:t></w:r></w:p>"
     started = time.process_time()
     with pytest.raises(SyntaxError, match="amplification"):
@@ -221,7 +221,7 @@ def test_python_docx_stops_billion_laughs_quickly() -> None:
 
 @pytest.mark.parametrize("prolog", [XXE_PROLOG, LAUGHS_PROLOG], ids=["xxe", "billion-laughs"])
 def test_docx_with_a_dtd_is_refused_before_parsing(prolog: str) -> None:
-    """Our reader refuses any DTD in package XML, which OPC forbids and Word never writes."""
+    """U4: Our reader refuses any DTD in package XML, which OPC forbids and Word never writes."""
     body = "<w:p><w:r><w:t>Hello</w:t></w:r></w:p>"
     with pytest.raises(UserError, match="DTD") as caught:
         read_docx(with_body(body, prolog=prolog), LIMITS)
@@ -229,7 +229,7 @@ def test_docx_with_a_dtd_is_refused_before_parsing(prolog: str) -> None:
 
 
 def test_docx_bomb_is_refused_from_its_directory() -> None:
-    """A 1 MB archive declaring 1 GiB is refused by ratio before any inflation."""
+    """U3: A 1 MB archive declaring 1 GiB is refused by ratio before any inflation."""
     bomb = docx_bomb()
     assert len(bomb) < 2 * 1024 * 1024
     with pytest.raises(UserError, match="expands 1,011 times"):
@@ -237,7 +237,7 @@ def test_docx_bomb_is_refused_from_its_directory() -> None:
 
 
 def test_docx_unpacked_total_is_capped() -> None:
-    """Many moderately compressible parts that add up past max_unpacked_bytes are refused."""
+    """U3: Many moderately compressible parts that add up past max_unpacked_bytes are refused."""
     image = bytes(range(256)) * 4096  # 1 MiB that compresses only modestly
     archive = raw_zip(
         [
@@ -251,7 +251,7 @@ def test_docx_unpacked_total_is_capped() -> None:
 
 
 def test_docx_with_too_many_entries_is_refused() -> None:
-    """An archive with more than 1,000 entries is refused from the end record alone."""
+    """U3: An archive with more than 1,000 entries is refused from the end record alone."""
     extra = [(f"word/media/{i}.txt", b"") for i in range(1001)]
     with pytest.raises(UserError, match="contains 1,020 files"):
         read_docx(rezip(resume_docx(), add=extra), LIMITS)
@@ -261,13 +261,13 @@ def test_docx_with_too_many_entries_is_refused() -> None:
     "name", ["../evil.xml", "word/../../evil.xml", "/etc/cron.d/evil", "C:\\evil.xml", "a\\..\\b"]
 )
 def test_docx_with_escaping_names_is_refused(name: str) -> None:
-    """Entry names that climb out of the archive or are absolute are refused."""
+    """U3: Entry names that climb out of the archive or are absolute are refused."""
     with pytest.raises(UserError, match="unsafe file names"):
         read_docx(rezip(resume_docx(), add=[(name, b"x")]), LIMITS)
 
 
 def test_docx_with_a_symlink_entry_is_refused() -> None:
-    """An entry marked as a symbolic link is refused."""
+    """U3: An entry marked as a symbolic link is refused."""
     link = deflated("word/link.xml", b"/etc/passwd", external_attr=(stat.S_IFLNK | 0o777) << 16)
     types = deflated("[Content_Types].xml", b"<Types/>")
     document = deflated("word/document.xml", b"<w:document/>")

@@ -147,7 +147,8 @@ BLOCKED_LITERALS = [
 
 @pytest.mark.parametrize("url", BLOCKED_LITERALS)
 async def test_non_public_literal_addresses_are_refused_without_a_connection(url: str) -> None:
-    """Private, loopback, link-local, metadata, mapped, NAT64, 6to4 and odd IPv4 forms: refused."""
+    """F2: Private, loopback, link-local, metadata, mapped, NAT64, 6to4 and odd IPv4 forms:
+    refused."""
     await refused(url)
 
 
@@ -162,7 +163,7 @@ async def test_non_public_literal_addresses_are_refused_without_a_connection(url
     ],
 )
 async def test_names_resolving_to_any_non_public_address_are_refused(url: str) -> None:
-    """A host name is refused if any one of its addresses is not public."""
+    """F3: A host name is refused if any one of its addresses is not public."""
     error, _ = await refused(url)
     assert "not a public web address" in str(error)
 
@@ -180,7 +181,7 @@ async def test_names_resolving_to_any_non_public_address_are_refused(url: str) -
     ],
 )
 async def test_local_names_are_refused_before_resolving(url: str) -> None:
-    """localhost-style and single-label names are refused without a DNS lookup."""
+    """F3: localhost-style and single-label names are refused without a DNS lookup."""
     fetcher, recorder, resolver = make_fetcher()
     async with fetcher:
         with pytest.raises(UserError, match="not a public web address"):
@@ -202,7 +203,7 @@ async def test_local_names_are_refused_before_resolving(url: str) -> None:
     ],
 )
 async def test_only_http_and_https_are_fetched(url: str) -> None:
-    """Any scheme other than http and https, or none, is refused."""
+    """F1: Any scheme other than http and https, or none, is refused."""
     error, _ = await refused(url)
     assert "http:// and https://" in str(error)
 
@@ -216,7 +217,7 @@ async def test_only_http_and_https_are_fetched(url: str) -> None:
     ],
 )
 async def test_urls_with_userinfo_are_refused(url: str) -> None:
-    """User names and passwords in URLs are refused, whatever host follows them."""
+    """F6: User names and passwords in URLs are refused, whatever host follows them."""
     error, _ = await refused(url)
     assert "user name or password" in str(error)
 
@@ -236,19 +237,20 @@ async def test_urls_with_userinfo_are_refused(url: str) -> None:
     ],
 )
 async def test_confusing_or_invalid_urls_are_refused(url: str) -> None:
-    """URLs that parsers disagree about, or whose host is no valid name or address, are refused."""
+    """F6: URLs that parsers disagree about, or whose host is no valid name or address, are
+    refused."""
     await refused(url)
 
 
 @pytest.mark.parametrize("port", [22, 25, 6379, 8080])
 async def test_ports_other_than_80_and_443_are_refused(port: int) -> None:
-    """Only the web's default ports may be dialled, so internal services stay out of reach."""
+    """F7: Only the web's default ports may be dialled, so internal services stay out of reach."""
     error, _ = await refused(f"http://jobs.example.com:{port}/")
     assert f"Port {port}" in str(error)
 
 
 async def test_connection_goes_to_the_checked_address_with_host_and_sni() -> None:
-    """The request is sent to the resolved IP; Host and TLS SNI carry the original name."""
+    """F4: The request is sent to the resolved IP; Host and TLS SNI carry the original name."""
     fetcher, recorder, _ = make_fetcher()
     async with fetcher:
         page = await fetcher.fetch("https://jobs.example.com/posting?id=7")
@@ -272,7 +274,7 @@ async def test_ipv6_addresses_are_dialled_in_brackets() -> None:
 
 
 async def test_dns_is_asked_once_per_hop_so_rebinding_cannot_redirect_the_connection() -> None:
-    """A resolver that turns to 127.0.0.1 after its first answer never gets the connection."""
+    """F4: A resolver that turns to 127.0.0.1 after its first answer never gets the connection."""
     answers = iter([[PUBLIC], ["127.0.0.1"]])
 
     async def rebinding(host: str, port: int) -> list[str]:
@@ -361,7 +363,7 @@ def redirecting(location: str, *, then: Handler | None = None, status: int = 302
     ],
 )
 async def test_redirects_are_checked_at_every_hop(location: str, message: str) -> None:
-    """A redirect to a blocked target is refused before the second hop is dialled."""
+    """F5: A redirect to a blocked target is refused before the second hop is dialled."""
     fetcher, recorder, _ = make_fetcher(redirecting(location))
     async with fetcher:
         with pytest.raises(UserError, match=message):
@@ -380,7 +382,7 @@ async def test_relative_redirects_are_followed_to_the_page() -> None:
 
 
 async def test_https_to_http_downgrade_is_refused() -> None:
-    """A redirect from https to http is refused."""
+    """F5: A redirect from https to http is refused."""
     fetcher, recorder, _ = make_fetcher(redirecting("http://jobs.example.com/plain"))
     async with fetcher:
         with pytest.raises(UserError, match="insecure"):
@@ -397,7 +399,7 @@ async def test_redirect_without_location_is_a_user_error() -> None:
 
 
 async def test_max_redirects_is_configurable_and_counts_hops() -> None:
-    """With max_redirects=2, two redirects succeed and a third is refused."""
+    """F5: With max_redirects=2, two redirects succeed and a third is refused."""
 
     def chain(request: httpx.Request) -> httpx.Response:
         left = int(request.url.path.strip("/"))
@@ -414,7 +416,8 @@ async def test_max_redirects_is_configurable_and_counts_hops() -> None:
 
 
 async def test_outbound_headers_are_fixed_and_carry_no_credentials() -> None:
-    """Requests carry exactly the fixed header set, and cookies set by a hop are never sent on."""
+    """F12/F5: Requests carry exactly the fixed header set, and cookies set by a hop are never
+    sent on."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/start":
@@ -452,7 +455,7 @@ async def test_outbound_headers_are_fixed_and_carry_no_credentials() -> None:
 async def test_busy_or_failing_servers_are_transient(
     status: int, headers: dict[str, str], retry_after: float | None
 ) -> None:
-    """429, 408 and 5xx are transient and carry the server's Retry-After in seconds."""
+    """R13: 429, 408 and 5xx are transient and carry the server's Retry-After in seconds."""
     fetcher, _, _ = make_fetcher(lambda _r: httpx.Response(status, headers=headers))
     async with fetcher:
         with pytest.raises(TransientError) as caught:
@@ -462,7 +465,7 @@ async def test_busy_or_failing_servers_are_transient(
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 204])
 async def test_client_errors_and_odd_statuses_are_user_errors(status: int) -> None:
-    """4xx and non-200 successes are the user's to fix, and name the status."""
+    """R13: 4xx and non-200 successes are the user's to fix, and name the status."""
     fetcher, _, _ = make_fetcher(lambda _r: httpx.Response(status, headers=HTML))
     async with fetcher:
         with pytest.raises(UserError, match=str(status)):
@@ -473,7 +476,7 @@ async def test_client_errors_and_odd_statuses_are_user_errors(status: int) -> No
     "content_type", ["application/json", "application/pdf", "text/plain", "image/png", None]
 )
 async def test_only_html_is_accepted(content_type: str | None) -> None:
-    """A response that is not text/html or XHTML is refused, naming what it was."""
+    """F11: A response that is not text/html or XHTML is refused, naming what it was."""
     headers = {"content-type": content_type} if content_type else {}
     fetcher, _, _ = make_fetcher(lambda _r: httpx.Response(200, headers=headers, content=b"{}"))
     async with fetcher:
@@ -482,7 +485,7 @@ async def test_only_html_is_accepted(content_type: str | None) -> None:
 
 
 async def test_declared_length_over_the_cap_is_refused() -> None:
-    """A Content-Length above max_bytes is refused without reading the body."""
+    """F9: A Content-Length above max_bytes is refused without reading the body."""
     handler: Handler = lambda _r: httpx.Response(  # noqa: E731
         200, headers={**HTML, "content-length": "6000000"}, content=b"x" * 10
     )
@@ -494,7 +497,7 @@ async def test_declared_length_over_the_cap_is_refused() -> None:
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", None])
 async def test_decoded_size_is_capped_for_every_encoding(encoding: str | None) -> None:
-    """Bodies over max_bytes once decoded are refused, compressed or not."""
+    """F9: Bodies over max_bytes once decoded are refused, compressed or not."""
     body = b"<p>" + b"a" * 200_000 + b"</p>"
     headers = dict(HTML)
     if encoding == "gzip":
@@ -601,7 +604,8 @@ async def test_connection_failures_are_transient() -> None:
     ],
 )
 def test_public_address_classification(address: str, public: bool) -> None:
-    """Embedded IPv4 decides for mapped, NAT64 and 6to4 forms; every special range is private."""
+    """F2: Embedded IPv4 decides for mapped, NAT64 and 6to4 forms; every special range is
+    private."""
     assert is_public_address(ip_address(address)) is public
 
 
@@ -622,7 +626,8 @@ def test_public_address_classification(address: str, public: bool) -> None:
     ],
 )
 def test_numeric_hosts_are_read_like_inet_aton(host: str, address: str | None) -> None:
-    """Decimal, octal, hex and short IPv4 spellings mean what the system resolver reads in them."""
+    """F2: Decimal, octal, hex and short IPv4 spellings mean what the system resolver reads in
+    them."""
     parsed = parse_ip_literal(host)
     assert (None if parsed is None else str(parsed)) == address
 

@@ -32,7 +32,7 @@ def refusal(password: str) -> str | None:
 
 
 def test_seven_characters_are_refused_and_eight_accepted() -> None:
-    """The minimum is 8 characters: 7 is refused with a message naming it, 8 passes."""
+    """A8: The minimum is 8 characters: 7 is refused with a message naming it, 8 passes."""
     assert MIN_LENGTH == 8
     assert "at least 8" in (refusal("kq7#vZp") or "")
     assert refusal("kq7#vZpw") is None
@@ -40,18 +40,18 @@ def test_seven_characters_are_refused_and_eight_accepted() -> None:
 
 @pytest.mark.parametrize("length", [64, 128, MAX_LENGTH])
 def test_long_passphrases_are_accepted(length: int) -> None:
-    """Passwords of 64, 128 and the maximum number of characters are accepted."""
+    """A8: Passwords of 64, 128 and the maximum number of characters are accepted."""
     assert refusal(("tiger lamp orbit " * 20)[:length]) is None
 
 
 def test_past_the_maximum_is_refused() -> None:
-    """A password longer than the maximum is refused, not silently cut."""
+    """A8: A password longer than the maximum is refused, not silently cut."""
     assert "at most" in (refusal("x7" * MAX_LENGTH) or "")
 
 
 @pytest.mark.parametrize("password", ["password", "iloveyou1", "Qwertyuiop", "PASSWORD1"])
 def test_common_passwords_are_refused_whatever_their_case(password: str) -> None:
-    """A password from the shipped list of common passwords is refused, in any letter case."""
+    """A8: A password from the shipped list of common passwords is refused, in any letter case."""
     assert "too common" in (refusal(password) or "")
 
 
@@ -72,13 +72,13 @@ def test_own_email_is_refused() -> None:
 
 
 def test_whitespace_and_unicode_are_allowed() -> None:
-    """Spaces, emoji and non-Latin scripts are ordinary password characters."""
+    """A8: Spaces, emoji and non-Latin scripts are ordinary password characters."""
     assert refusal("  two  spaces  ") is None
     assert refusal("пароль-🙂-密码-ok") is None
 
 
 async def test_hash_is_argon2id_and_verifies() -> None:
-    """A stored hash is Argon2id, the right password verifies and a wrong one does not."""
+    """A8: A stored hash is Argon2id, the right password verifies and a wrong one does not."""
     passwords = Passwords()
     stored = await passwords.hash("tiger lamp orbit")
     assert stored.startswith("$argon2id$")
@@ -87,7 +87,7 @@ async def test_hash_is_argon2id_and_verifies() -> None:
 
 
 async def test_no_truncation_of_long_passwords() -> None:
-    """Two 200-character passwords that differ only in the last character do not match."""
+    """A8: Two 200-character passwords that differ only in the last character do not match."""
     passwords = Passwords()
     long = "a9" * 99 + "xy"
     stored = await passwords.hash(long)

@@ -26,6 +26,9 @@ _BLOCK_TAGS = frozenset(
     {"p", "div", "section", "article", "main", "ul", "ol", "dl", "dt", "dd", "table", "tr",
      "td", "th", "blockquote", "header", "footer", "aside", "pre", "body", "html", "span"}
 )  # fmt: skip
+# Real pages nest a few dozen levels; deeper markup is read as plain text, so a hostile page of
+# 100,000 nested tags costs neither a RecursionError nor quadratic time.
+MAX_DEPTH = 64
 # Content that is never part of a posting's text.
 NOISE_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "nav", "form", "button")
 MAX_LABEL_WORDS = 10
@@ -95,7 +98,7 @@ def html_blocks(node: Tag) -> list[Block]:
             return
         blocks.append(Block("paragraph", text))
 
-    def walk(element: Tag) -> None:
+    def walk(element: Tag, depth: int) -> None:
         for child in element.children:
             if isinstance(child, NavigableString):
                 if type(child) is NavigableString:  # not a comment, CDATA or doctype
@@ -115,12 +118,18 @@ def html_blocks(node: Tag) -> list[Block]:
                 flush()
             elif child.name in _BLOCK_TAGS:
                 flush()
-                walk(child)
+                descend(child, depth)
                 flush()
             else:
-                walk(child)
+                descend(child, depth)
 
-    walk(node)
+    def descend(element: Tag, depth: int) -> None:
+        if depth < MAX_DEPTH:
+            walk(element, depth + 1)
+        else:  # get_text walks the tree without recursing
+            buffer.append(element.get_text(" "))
+
+    walk(node, 0)
     flush()
     return blocks
 

@@ -154,7 +154,8 @@ async def test_abort_of_an_active_job_cancels_it_in_the_worker(queue: Queue, uid
 
 
 async def test_sweep_handles_jobs_past_their_timeout(queue: Queue, uid: Uid) -> None:
-    """The sweep re-queues a stuck retryable job, aborts a stuck final one and spares the rest."""
+    """R6: The sweep re-queues a stuck retryable job, aborts a stuck final one and spares the
+    rest."""
     await queue.enqueue("noop", key=uid("stuck-retry"), timeout=1, retries=2)
     await queue.enqueue("noop", key=uid("stuck-final"), timeout=1, retries=1)
     await queue.enqueue("noop", key=uid("healthy"), timeout=60)
@@ -294,7 +295,7 @@ async def test_dequeue_returns_none_after_its_timeout(queue: Queue) -> None:
 
 
 async def test_concurrent_dequeuers_claim_each_job_once(open_queue: QueueFactory, uid: Uid) -> None:
-    """Many dequeuers on two queue instances in one process get every job exactly once."""
+    """D2: Many dequeuers on two queue instances in one process get every job exactly once."""
     first, second = await open_queue(), await open_queue()
     keys = [uid(f"c-{i}") for i in range(500)]
     await asyncio.gather(*(first.enqueue("noop", key=key) for key in keys))
@@ -315,7 +316,7 @@ async def test_concurrent_dequeuers_claim_each_job_once(open_queue: QueueFactory
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_processes_claim_each_job_once(backend: Backend, queue: Queue, uid: Uid) -> None:
-    """Several OS processes claiming from one SQLite file get every job exactly once."""
+    """D2: Several OS processes claiming from one SQLite file get every job exactly once."""
     keys = [uid(f"m-{i}") for i in range(2000)]
     await asyncio.gather(*(queue.enqueue("noop", key=key) for key in keys))
     processes = [await claimer_process("claim", backend.url, queue.name) for _ in range(4)]

@@ -119,7 +119,8 @@ async def test_cancelled_dequeues_lose_no_job_and_hold_no_lock(
 async def test_claim_errors_back_off_instead_of_spinning(
     open_sqlite_queue: QueueFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """While the file is locked by someone else, claims fail, are logged and retried sparingly."""
+    """D1: While the file is locked by someone else, claims fail, are logged and retried
+    sparingly."""
     queue = await open_sqlite(open_sqlite_queue, busy_timeout=0.05)
     blocker = sqlite3.connect(queue.path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
@@ -138,7 +139,8 @@ async def test_claim_errors_back_off_instead_of_spinning(
 
 
 async def test_sweep_recovers_jobs_of_a_dead_worker(open_sqlite_queue: QueueFactory) -> None:
-    """Jobs of a worker that stopped reporting are re-queued, or aborted when final or aborting."""
+    """R1: Jobs of a worker that stopped reporting are re-queued, or aborted when final or
+    aborting."""
     queue = await open_sqlite(open_sqlite_queue, liveness_grace=0.2)
     await queue.worker_info("worker-dead", queue_key=queue.name, ttl=1)
     await queue.worker_info("worker-live", queue_key=queue.name, ttl=60)
