@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -68,7 +69,27 @@ def add_event(connection: Connection, job: JobRow, event_type: str, now: datetim
     )
 
 
+# Any 64-bit key; PostgreSQL keeps it apart from SAQ's two-key advisory locks.
+EVENT_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(7310302560386238320)")
+
+
+def order_events(connection: Connection) -> None:
+    """Make this transaction's event ids commit in id order with every other job write's.
+
+    A stream sends a user's events by id (``id > last sent``). PostgreSQL takes ids from a
+    sequence before commit, so two job writes can commit out of id order, and a stream that
+    read the later one first would move past the other for good (1-2 % of events in split
+    mode; tests/integration/test_postgres_races.py). So job writes take one transaction-level
+    lock before their first row: they queue for it, take ids in that order and release it at
+    commit. Taken before any row lock, it cannot deadlock with them; re-taking it in the same
+    transaction is free. SQLite already runs one write at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(EVENT_ORDER_LOCK)
+
+
 def insert_job(connection: Connection, values: dict[str, Any], event_type: str) -> JobRow:
+    order_events(connection)
     job = connection.execute(INSERT_JOB, values).one()
     add_event(connection, job, event_type, values["created_at"])
     return job
@@ -94,6 +115,7 @@ def change(
     ``RAISE_PROGRESS``…); ``where`` holds constant conditions. Their bound parameters come in
     ``params``. Constant expressions let each shape of change be built once and reused.
     """
+    order_events(connection)
     statement = _change_statement(
         frozenset(sources), values, attempt is not None, user_id is not None, tuple(where)
     )

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from app.settings import Settings
 from tests.api.test_fair_share import finished, submit
-from tests.conftest import LiveApp, loopback_site
+from tests.conftest import LiveApp, loopback_site, read_sse
 
 CONCURRENT = 24
 
@@ -142,3 +142,56 @@ async def sample_running(database_url: str, seen: list[int]) -> None:
     finally:
         with anyio.CancelScope(shield=True):
             await engine.dispose()
+
+
+async def test_a_user_stream_gets_every_event_while_transactions_commit_out_of_order(
+    migrated_postgres: str,
+    make_settings: Callable[..., Settings],
+    serve: Callable[[Settings], AsyncIterator[LiveApp]],
+) -> None:
+    """No event lost on PostgreSQL: event ids come from a sequence before commit, so concurrent
+    job writes can commit out of id order; a stream that moved past an id still uncommitted
+    would never send it. The user's whole stream must carry every event row of theirs."""
+    settings = make_settings(
+        database_url=migrated_postgres,
+        queue_url=migrated_postgres,
+        concurrency_default=10,
+        rate_limit_submit="off",
+    )
+    jobs_count = 300
+    received: set[int] = set()
+    async for live in serve(settings):
+        async with await live.user("stream@example.com") as api:
+
+            async def follow() -> None:
+                async with api.stream("GET", "/api/jobs/events") as response:
+                    async for message in read_sse(response):
+                        if "id" in message and message.get("event") != "snapshot":
+                            received.add(int(message["id"]))
+
+            async def post() -> None:
+                response = await api.post(
+                    "/api/jobs", json={"jobType": "diagnostic.echo", "inputData": {}}
+                )
+                assert response.status_code == 202, response.text
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(follow)
+                await anyio.sleep(0.3)
+                async with anyio.create_task_group() as posting:
+                    for _ in range(jobs_count):
+                        posting.start_soon(post)
+                with anyio.fail_after(90):
+                    while await count_jobs(migrated_postgres, status="completed") < jobs_count:
+                        await anyio.sleep(0.2)
+                await anyio.sleep(2)  # the stream's last wake-ups
+                tg.cancel_scope.cancel()
+    engine = create_async_engine(migrated_postgres)
+    try:
+        async with engine.connect() as connection:
+            query = sa.text("SELECT id FROM job_events")
+            stored = set((await connection.execute(query)).scalars())
+    finally:
+        await engine.dispose()
+    assert len(stored) >= 3 * jobs_count  # created, started, completed (and any retries)
+    assert sorted(stored - received) == []
