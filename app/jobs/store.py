@@ -69,27 +69,40 @@ def add_event(connection: Connection, job: JobRow, event_type: str, now: datetim
     )
 
 
-# Any 64-bit key; PostgreSQL keeps it apart from SAQ's two-key advisory locks.
-EVENT_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(7310302560386238320)")
+# Advisory locks per user, in a key space of ours (PostgreSQL keeps two-key locks apart from
+# one-key ones; SAQ's use its own first key).
+_EVENT_ORDER_SPACE = 0x41545350  # "ATSP"
+_ORDER_USER = text("SELECT pg_advisory_xact_lock(:space, hashtext(CAST(:user_id AS text)))")
+_ORDER_JOB_USER = text(
+    "SELECT pg_advisory_xact_lock(:space, hashtext(CAST(user_id AS text)))"
+    " FROM background_jobs WHERE id = :job_id"
+)
 
 
-def order_events(connection: Connection) -> None:
-    """Make this transaction's event ids commit in id order with every other job write's.
+def order_events(
+    connection: Connection, *, user_id: uuid.UUID | None = None, job_id: uuid.UUID | None = None
+) -> None:
+    """Make this transaction's event ids commit in id order with the user's other job writes.
 
     A stream sends a user's events by id (``id > last sent``). PostgreSQL takes ids from a
     sequence before commit, so two job writes can commit out of id order, and a stream that
     read the later one first would move past the other for good (1-2 % of events in split
-    mode; tests/integration/test_postgres_races.py). So job writes take one transaction-level
-    lock before their first row: they queue for it, take ids in that order and release it at
-    commit. Taken before any row lock, it cannot deadlock with them; re-taking it in the same
-    transaction is free. SQLite already runs one write at a time.
+    mode; tests/integration/test_postgres_races.py). So a job write takes its user's
+    transaction-level lock before its first row: the user's writes queue for it, take ids in
+    that order and release it at commit (other users' writes go on in parallel). Taken before
+    any row lock, it cannot deadlock with them; re-taking it in the same transaction is free.
+    SQLite already runs one write at a time.
     """
-    if connection.dialect.name == "postgresql":
-        connection.execute(EVENT_ORDER_LOCK)
+    if connection.dialect.name != "postgresql":
+        return
+    if user_id is not None:
+        connection.execute(_ORDER_USER, {"space": _EVENT_ORDER_SPACE, "user_id": str(user_id)})
+    else:
+        connection.execute(_ORDER_JOB_USER, {"space": _EVENT_ORDER_SPACE, "job_id": job_id})
 
 
 def insert_job(connection: Connection, values: dict[str, Any], event_type: str) -> JobRow:
-    order_events(connection)
+    order_events(connection, user_id=values["user_id"])
     job = connection.execute(INSERT_JOB, values).one()
     add_event(connection, job, event_type, values["created_at"])
     return job
@@ -115,7 +128,7 @@ def change(
     ``RAISE_PROGRESS``…); ``where`` holds constant conditions. Their bound parameters come in
     ``params``. Constant expressions let each shape of change be built once and reused.
     """
-    order_events(connection)
+    order_events(connection, user_id=user_id, job_id=job_id)
     statement = _change_statement(
         frozenset(sources), values, attempt is not None, user_id is not None, tuple(where)
     )
