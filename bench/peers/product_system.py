@@ -26,6 +26,14 @@ from bench.peers.systems import System, flush_redis
 from bench.product import JOB_TYPE, serve
 
 
+async def submit_echo(container: Any, user_id: uuid.UUID | None, *, sleep: bool) -> str:
+    """One ``diagnostic.echo`` through ``JobService.submit``, as ``POST /api/jobs`` does."""
+    assert user_id is not None
+    data = {"seconds": SLEEP_S} if sleep else {}
+    job = await container.jobs.submit(user_id, JOB_TYPE, data, priority=5)
+    return str(job.id)
+
+
 class ProductSystem(System):
     def __init__(self, name: str, *, redis_db: int | None, notes: str) -> None:
         self.name = name
@@ -75,10 +83,7 @@ class ProductSystem(System):
         self.user_id = user.id
 
     async def enqueue(self, *, sleep: bool) -> str:
-        assert self.user_id is not None
-        data = {"seconds": SLEEP_S} if sleep else {}
-        job = await self.container.jobs.submit(self.user_id, JOB_TYPE, data, priority=5)
-        return str(job.id)
+        return await submit_echo(self.container, self.user_id, sleep=sleep)
 
     async def start_workers(self, concurrency: int) -> None:
         await self._close()
@@ -169,10 +174,7 @@ class SplitSystem(System):
         self.user_id = user.id
 
     async def enqueue(self, *, sleep: bool) -> str:
-        assert self.user_id is not None
-        data = {"seconds": SLEEP_S} if sleep else {}
-        job = await self.container.jobs.submit(self.user_id, JOB_TYPE, data, priority=5)
-        return str(job.id)
+        return await submit_echo(self.container, self.user_id, sleep=sleep)
 
     async def start_workers(self, concurrency: int) -> None:
         import asyncio
