@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -22,16 +21,6 @@ TERMINAL = {"completed", "failed", "cancelled"}
 pytestmark = pytest.mark.skipif(
     not LIBFAKETIME.exists(), reason="libfaketime is not installed (apt-get install faketime)"
 )
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_a_worker_with_a_slow_clock_keeps_its_healthy_job(

@@ -33,16 +33,6 @@ def postgres() -> Iterator[PostgresServer]:
         server.close()
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_postgres_restart_mid_run_loses_nothing(
     tmp_path: Path, postgres: PostgresServer, redis_server: RedisServer
 ) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,16 +15,6 @@ from tests.reliability.process import Api, app_process
 from tests.reliability.redis_server import RedisServer
 
 TERMINAL = {"completed", "failed", "cancelled"}
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("rate_limit", ["60/minute", "off"])

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import anyio
-import pytest
 
 from app.jobs.events import RedisBus
 from app.locks import RedisLocks
 from tests.integration.test_split_events import woken
 from tests.reliability.redis_server import RedisServer
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def wait_until(condition: object, within_s: float = 15) -> None:
@@ -32,23 +19,23 @@ async def wait_until(condition: object, within_s: float = 15) -> None:
 
 
 async def test_a_dropped_subscription_comes_back_and_wakes_every_subscriber(
-    server: RedisServer,
+    redis_server: RedisServer,
 ) -> None:
     """After Redis restarts, the bus subscribes again by itself and wakes all its subscribers (so
     streams re-read what they missed), then carries other processes' wake-ups as before."""
-    publisher = RedisBus(server.url, ping_s=0.5)
-    listener = RedisBus(server.url, ping_s=0.5)
+    publisher = RedisBus(redis_server.url, ping_s=0.5)
+    listener = RedisBus(redis_server.url, ping_s=0.5)
     user = uuid.uuid4()
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(publisher.run)
         tasks.start_soon(listener.run)
         async with listener.subscribe(user) as subscription:
             await wait_until(lambda: listener.listening and publisher.listening)
-            server.shutdown_nosave()
+            redis_server.shutdown_nosave()
             await wait_until(lambda: not listener.listening)
             await publisher.publish({user})  # lost: nobody is there to carry it
             await anyio.sleep(1)
-            server.start()
+            redis_server.start()
             assert await woken(subscription, within_s=15)  # the catch-up wake-up
             await wait_until(lambda: publisher.listening)
             await publisher.publish({user})
@@ -59,16 +46,16 @@ async def test_a_dropped_subscription_comes_back_and_wakes_every_subscriber(
 
 
 async def test_a_lock_held_across_a_restart_is_lost_and_fences_keep_growing(
-    server: RedisServer,
+    redis_server: RedisServer,
 ) -> None:
     """A holder learns that a restart lost its lock; the next holder's fence is still greater
     than every earlier one, though the counter was wiped with everything else."""
-    locks = RedisLocks(server.url, ttl_s=0.6)
+    locks = RedisLocks(redis_server.url, ttl_s=0.6)
     async with locks.singleton("restart") as first:
         assert first
-        server.shutdown_nosave()
+        redis_server.shutdown_nosave()
         await anyio.sleep(0.3)
-        server.start()
+        redis_server.start()
         await wait_until(lambda: not first.held, within_s=5)
     async with locks.singleton("restart") as second:
         assert second

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -38,16 +37,6 @@ async def running(
         yield app
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def follow(
     client: httpx.AsyncClient, jobs: int, events: list[dict[str, Any]], done: list[bool]
 ) -> None:
@@ -74,7 +63,7 @@ async def statuses(clients: list[httpx.AsyncClient]) -> list[str]:
 @pytest.mark.parametrize("layout", ["one process", "web and worker"])
 async def test_jobs_and_live_streams_survive_a_redis_restart(
     layout: str,
-    server: RedisServer,
+    redis_server: RedisServer,
     make_settings: Callable[..., Settings],
     serve: Callable[[Settings], AsyncIterator[LiveApp]],
     caplog: pytest.LogCaptureFixture,
@@ -85,8 +74,8 @@ async def test_jobs_and_live_streams_survive_a_redis_restart(
     event order, without waiting for a poll."""
     caplog.set_level(logging.INFO, logger="atspro.recovery")
     backends = {
-        "queue_url": server.url,
-        "redis_url": server.url,
+        "queue_url": redis_server.url,
+        "redis_url": redis_server.url,
         "sse_poll_s": NO_POLLING_S,
         # Few slots, so that many jobs are still queued (in Redis only) when it goes down.
         "concurrency_high": 2,
@@ -121,9 +110,9 @@ async def test_jobs_and_live_streams_survive_a_redis_restart(
             with anyio.fail_after(30):
                 while (await statuses(clients)).count("completed") < 3:
                     await anyio.sleep(0.05)
-            server.shutdown_nosave()
+            redis_server.shutdown_nosave()
             await anyio.sleep(3)
-            server.start()
+            redis_server.start()
             with anyio.fail_after(60):
                 while set(found := await statuses(clients)) != {"completed"}:
                     assert not set(found) & {"failed", "cancelled"}
@@ -151,11 +140,13 @@ class CountingQueue(ResilientRedisQueue):
 
 
 async def test_workers_back_off_while_redis_is_down_and_resume_by_themselves(
-    server: RedisServer,
+    redis_server: RedisServer,
 ) -> None:
     """With Redis gone, four worker slots try a few times a second, not thousands; once it is back
     they take jobs again without a restart."""
-    queue = CountingQueue(redis.asyncio.Redis.from_url(server.url), name=f"q{uuid.uuid4().hex}")
+    queue = CountingQueue(
+        redis.asyncio.Redis.from_url(redis_server.url), name=f"q{uuid.uuid4().hex}"
+    )
     await queue.connect()
     done = anyio.Event()
 
@@ -167,11 +158,11 @@ async def test_workers_back_off_while_redis_is_down_and_resume_by_themselves(
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(worker.start)
         await anyio.sleep(0.2)
-        server.shutdown_nosave()
+        redis_server.shutdown_nosave()
         before = queue.attempts
         await anyio.sleep(2)
         assert queue.attempts - before < 100  # SAQ alone: about 20,000 in 2 s
-        server.start()
+        redis_server.start()
         await queue.enqueue("task")
         with anyio.fail_after(15):
             await done.wait()
