@@ -14,18 +14,20 @@ the same function runs on either backend. A :class:`Database` decides how:
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy import DateTime, Insert, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger("atspro.db")
@@ -209,6 +211,85 @@ class SQLiteDatabase:
             return
         for item, result in zip(group, results, strict=True):
             item.settle(result)
+
+
+class Prepared:
+    """A Core DML statement compiled once for SQLite and run straight on the driver.
+
+    ``Connection.execute`` spends most of a small write's time on per-call machinery: the
+    statement's cache key, parameter construction, event dispatch, the result proxy and its rows
+    (bench/PROFILE.md: two thirds of the writer thread's time per job). The few statements every
+    job runs (its status changes, event rows and attempt rows) come here instead: SQLAlchemy
+    still renders the SQL and its column types still convert every value in and out (the same
+    ``bind_processor`` / ``result_processor`` it uses itself), only the per-call work is done
+    once. Rows come back as named tuples (attribute access, like a ``Row``).
+    """
+
+    def __init__(self, statement: UpdateBase, dialect: Dialect, keys: Sequence[str]) -> None:
+        column_keys = list(keys) if isinstance(statement, Insert) else None
+        compiled: Any = statement.compile(dialect=dialect, column_keys=column_keys)
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            # A column default computed in Python would be skipped here: callers pass them all.
+            raise ValueError(f"pass a value for every column with a default: {statement}")
+        missing = [
+            name
+            for name in compiled.positiontup
+            if compiled.binds[name].required and name not in keys
+        ]
+        if missing:  # the cache key holds the parameter names, so each call has these too
+            raise KeyError(f"no value for bound parameters {missing}")
+        self.statement = statement  # keeps id(statement), the cache key, from being reused
+        self.sql: str = compiled.string
+        self.binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = [
+            (name, bind.value, bind.type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup
+            for bind in (compiled.binds[name],)
+        ]
+        returning = list(statement.exported_columns) if statement._returning else []
+        self.readers = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in returning
+        ]
+        fields = [str(column.key) for column in returning]
+        self.record: Any = collections.namedtuple("Record", fields)  # type: ignore[misc]
+
+    def run(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name, default, process in self.binds:
+            value = params.get(name, default)
+            values.append(value if process is None else process(value))
+        driver: Any = connection.connection.driver_connection
+        cursor = driver.execute(self.sql, values)
+        if not self.readers:
+            return []
+        readers = self.readers
+        return [
+            self.record._make(
+                value if read is None else read(value)
+                for read, value in zip(readers, row, strict=True)
+            )
+            for row in cursor.fetchall()
+        ]
+
+
+_prepared: dict[tuple[int, frozenset[str]], Prepared] = {}
+
+
+def execute(connection: Connection, statement: UpdateBase, params: Mapping[str, Any]) -> list[Any]:
+    """Run a hot-path DML statement; its RETURNING rows (or ``[]``).
+
+    On SQLite through :class:`Prepared`; on PostgreSQL through ``Connection.execute`` (its async
+    driver needs SQLAlchemy's own execution path, and a network round trip dwarfs the saving).
+    ``statement`` must be built once and kept (a module constant or a cached shape).
+    """
+    if connection.dialect.name != "sqlite":
+        result = connection.execute(statement, dict(params))
+        return list(result.all()) if result.returns_rows else []
+    key = (id(statement), frozenset(params))
+    prepared = _prepared.get(key)
+    if prepared is None:
+        prepared = _prepared[key] = Prepared(statement, connection.dialect, list(params))
+    return prepared.run(connection, params)
 
 
 def _tune_sqlite(engine: Engine) -> None:

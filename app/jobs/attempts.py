@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from app.db import execute
 from app.models import JobAttempt
 
 attempts = cast(Table, JobAttempt.__table__)
@@ -89,7 +90,8 @@ _CLOSE = (
 
 def open_attempt(connection: Connection, job: Row[Any], now: datetime) -> None:
     """The job (just moved to running) starts attempt ``job.attempt``."""
-    connection.execute(
+    execute(
+        connection,
         _OPEN,
         {
             "job_id": job.id,
@@ -113,7 +115,8 @@ def close_attempt(
     traceback: str | None = None,
 ) -> None:
     """Attempt ``attempt`` of the job ended with ``outcome`` (no-op if it already ended)."""
-    connection.execute(
+    execute(
+        connection,
         _CLOSE,
         {
             "w_job_id": job_id,

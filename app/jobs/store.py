@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.db import UTCDateTime
+from app.db import UTCDateTime, execute
 from app.errors import Invalid
 from app.jobs.status import JobStatus
 from app.models import BackgroundJob, JobAttempt, JobEntityAssociation, JobEvent, User
@@ -42,7 +42,8 @@ events = cast(Table, JobEvent.__table__)
 associations = cast(Table, JobEntityAssociation.__table__)
 attempt_rows = cast(Table, JobAttempt.__table__)
 
-JobRow = Row[Any]
+# A ``Row`` from a query, or a named tuple from ``app.db.execute``: read by column name.
+JobRow = Any
 
 
 # Built once: executing a prepared statement with parameters skips SQLAlchemy's per-call
@@ -53,11 +54,12 @@ INSERT_EVENT = insert(events)
 
 def snapshot(job: JobRow) -> dict[str, Any]:
     """The job as the API shows it, JSON-ready: stored in each event and sent over SSE."""
-    return JobRead.model_validate(dict(job._mapping)).model_dump(mode="json", by_alias=True)
+    return JobRead.model_validate(job._asdict()).model_dump(mode="json", by_alias=True)
 
 
 def add_event(connection: Connection, job: JobRow, event_type: str, now: datetime) -> None:
-    connection.execute(
+    execute(
+        connection,
         INSERT_EVENT,
         {
             "job_id": job.id,
@@ -103,7 +105,7 @@ def order_events(
 
 def insert_job(connection: Connection, values: dict[str, Any], event_type: str) -> JobRow:
     order_events(connection, user_id=values["user_id"])
-    job = connection.execute(INSERT_JOB, values).one()
+    (job,) = execute(connection, INSERT_JOB, values)
     add_event(connection, job, event_type, values["created_at"])
     return job
 
@@ -139,7 +141,8 @@ def change(
         bound["w_attempt"] = attempt
     if user_id is not None:
         bound["w_user_id"] = user_id
-    job = connection.execute(statement, {**bound, **(params or {})}).one_or_none()
+    rows = execute(connection, statement, {**bound, **(params or {})})
+    job = rows[0] if rows else None
     if job is not None and event_type is not None:
         add_event(connection, job, event_type, now)
     return job
