@@ -112,16 +112,29 @@ class _Write:
         self.loop = loop
         self.future: asyncio.Future[Any] = loop.create_future()
 
-    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        def deliver() -> None:
-            if self.future.done():
-                return  # the caller gave up waiting; the write happened anyway
-            if error is not None:
-                self.future.set_exception(error)
-            else:
-                self.future.set_result(result)
+    def deliver(self, result: Any = None, error: BaseException | None = None) -> None:
+        """In the event loop: hand the caller its outcome."""
+        if self.future.done():
+            return  # the caller gave up waiting; the write happened anyway
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(result)
 
-        self.loop.call_soon_threadsafe(deliver)
+
+def _settle(outcomes: list[tuple[_Write, Any, BaseException | None]]) -> None:
+    """From the writer thread: one wake-up of each caller's loop for the whole group (each
+    ``call_soon_threadsafe`` writes to the loop's self-pipe, a cost per call, not per write)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Write, Any, BaseException | None]]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0].loop, []).append(outcome)
+    for loop, delivered in by_loop.items():
+        loop.call_soon_threadsafe(_deliver_all, delivered)
+
+
+def _deliver_all(outcomes: list[tuple[_Write, Any, BaseException | None]]) -> None:
+    for item, result, error in outcomes:
+        item.deliver(result, error)
 
 
 _STOP = object()
@@ -204,13 +217,12 @@ class SQLiteDatabase:
                     results.append(item.query(connection))
         except Exception as failure:
             if len(group) == 1:
-                group[0].settle(error=failure)
+                _settle([(group[0], None, failure)])
                 return
             for item in group:
                 self._commit_group(connection, [item])
             return
-        for item, result in zip(group, results, strict=True):
-            item.settle(result)
+        _settle([(item, result, None) for item, result in zip(group, results, strict=True)])
 
 
 class Prepared:
