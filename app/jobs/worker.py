@@ -20,6 +20,7 @@ from saq import Queue, Worker
 from saq.types import Context
 
 from app.jobs.runner import JobRunner
+from app.queues.sqlite import SQLiteQueue
 
 log = logging.getLogger("atspro.worker")
 
@@ -58,6 +59,8 @@ class AppWorker(Worker[Context]):
             **kwargs,
         )
         self.runner = runner
+        if isinstance(queue, SQLiteQueue):
+            queue.claim_for(self.id)  # one write per job less (see claim_for)
 
     async def process(self) -> bool:
         try:

@@ -95,6 +95,9 @@ class SQLiteQueue(Queue):
         self._connect_lock = asyncio.Lock()
         self._connection: tuple[Store, Claimer] | None = None
         self._was_connected = False
+        # The one Worker dequeuing from this instance, once it has said so (``claim_for``).
+        self.claimant: str | None = None
+        self._unmarked: set[str] = set()  # claimed for the claimant, not yet marked by it
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}<path={self.path!r}, name={self.name!r}>"
@@ -108,7 +111,9 @@ class SQLiteQueue(Queue):
             store = await acquire_store(
                 self.path, busy_timeout=self._busy_timeout, watch_interval=self._watch_interval
             )
-            claimer = Claimer(store, self.name, self.priorities, self._claimed_job)
+            claimer = Claimer(
+                store, self.name, self.priorities, self._claimed_job, lambda: self.claimant
+            )
             store.attach(claimer)
             self._connection = (store, claimer)
             self._was_connected = True
@@ -156,10 +161,24 @@ class SQLiteQueue(Queue):
             self._connection[1].wake()
         return []
 
+    def claim_for(self, worker_id: str) -> None:
+        """Record ``worker_id`` in every claim from now on: the one Worker using this instance.
+
+        SAQ's Worker marks each job it dequeues ``active`` with its id right after the claim, a
+        second write per job on the path from claim to start. A claim that already stored the
+        status, the claim time and the worker's id leaves that write nothing the sweep needs, so
+        it is skipped (the job's full record is written when it finishes, retries or is
+        updated again). Without ``claim_for`` every write happens as SAQ makes it.
+        """
+        self.claimant = worker_id
+
     def _claimed_job(self, blob: bytes | str, claimed_at: int) -> Job:
         job = self.deserialize(blob, Status.ACTIVE)
         assert job is not None
         job.started = job.touched = claimed_at
+        if self.claimant is not None:
+            job.worker_id = self.claimant
+            self._unmarked.add(job.key)
         return job
 
     def _publisher(self, store: Store, key: str) -> Callable[[str | None], None]:
@@ -200,6 +219,10 @@ class SQLiteQueue(Queue):
         abort), in the same statement."""
         if status is not None:
             job.status = status = Status(status)
+        if job.key in self._unmarked:
+            self._unmarked.discard(job.key)
+            if status is Status.ACTIVE and job.worker_id == self.claimant:
+                return  # the claim stored all of it (``claim_for``)
         params = {
             "queue": self.name,
             "key": job.key,
@@ -228,6 +251,7 @@ class SQLiteQueue(Queue):
         error: str | None = None,
     ) -> None:
         """Keep the record per ``job.ttl``: >0 until it expires, 0 forever, <0 delete now."""
+        self._unmarked.discard(job.key)
         status = Status(status)
         params = {
             "queue": self.name,
@@ -245,6 +269,7 @@ class SQLiteQueue(Queue):
 
     async def _retry(self, job: Job, error: str | None) -> None:
         """Back to ``queued``, due after ``job.next_retry_delay()`` (now when there is none)."""
+        self._unmarked.discard(job.key)
         delay = job.next_retry_delay()
         scheduled = now_seconds() + delay if delay else float(job.scheduled or now_seconds())
         job.scheduled = int(scheduled)  # SAQ keeps whole seconds in the job, as Postgres does

@@ -43,8 +43,10 @@ class Claimer:
         name: str,
         priorities: tuple[int, int],
         to_job: Callable[[bytes | str, int], Job],
+        claimant: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.name = name
+        self._claimant = claimant  # the worker id a claim records (None: not known yet)
         self._store = store
         self._priorities = priorities
         self._to_job = to_job  # (claimed blob, claim time in ms) -> active Job
@@ -155,6 +157,7 @@ class Claimer:
                     "limit": wanted,
                     "now": current,
                     "now_ms": claimed_at,
+                    "claimant": self._claimant(),
                 }
                 try:
                     rows, next_due = await self._store.run(partial(sql.claim, params))
@@ -192,7 +195,12 @@ class Claimer:
 
         async def requeue() -> None:
             for job in jobs:
-                params = {"queue": self.name, "key": job.key, "started": job.started}
+                params = {
+                    "queue": self.name,
+                    "key": job.key,
+                    "started": job.started,
+                    "claimant": job.worker_id,
+                }
                 try:
                     await store.run(
                         partial(sql.changes, sql.UNCLAIM, params),

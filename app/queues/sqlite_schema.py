@@ -67,7 +67,8 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
 )
 
 CLAIM: Final = """
-UPDATE saq_jobs SET status = 'active', started = :now_ms, touched = :now_ms, worker_id = NULL
+UPDATE saq_jobs SET status = 'active', started = :now_ms, touched = :now_ms,
+    worker_id = :claimant
 WHERE rowid IN (
     SELECT rowid FROM saq_jobs
     WHERE queue = :queue AND status = 'queued'
@@ -88,7 +89,7 @@ WHERE queue = :queue AND status = 'queued'
 UNCLAIM: Final = """
 UPDATE saq_jobs SET status = 'queued', started = 0, touched = 0
 WHERE queue = :queue AND key = :key AND status = 'active' AND started = :started
-  AND worker_id IS NULL
+  AND worker_id IS :claimant
 """
 
 ENQUEUE: Final = """

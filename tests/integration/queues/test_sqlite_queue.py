@@ -171,6 +171,35 @@ async def test_sweep_recovers_jobs_of_a_dead_worker(open_sqlite_queue: QueueFact
     assert (await stored(queue, "alive")).status == Status.ACTIVE
 
 
+async def test_a_claim_for_a_named_worker_is_recoverable_without_its_mark(
+    open_sqlite_queue: QueueFactory,
+) -> None:
+    """With ``claim_for`` the claim itself records the worker: the Worker's ``update(status=
+    active)`` writes nothing, and the job of a worker that dies right after its claim is still
+    recovered by liveness (a claim without a worker id never could be)."""
+    queue = await open_sqlite(open_sqlite_queue, liveness_grace=0.2)
+    queue.claim_for("worker-gone")
+    await queue.worker_info("worker-gone", queue_key=queue.name, ttl=1)
+    await queue.enqueue("noop", key="claimed", timeout=0, retries=2)
+    await queue.enqueue("noop", key="marked", timeout=0, retries=2)
+    claimed = await take(queue)
+    assert claimed.worker_id == "worker-gone"
+    marked = await take(queue)
+    observer = sqlite3.connect(queue.path)  # its data_version moves when others commit
+    try:
+        version = observer.execute("PRAGMA data_version").fetchone()[0]
+        await activate(marked, "worker-gone")  # what the Worker does next: nothing to write
+        assert observer.execute("PRAGMA data_version").fetchone()[0] == version
+    finally:
+        observer.close()
+    await asyncio.sleep(1.5)  # the worker's stats expire (1 s) and the grace passes
+
+    swept = await queue.sweep()
+
+    assert sorted(swept) == ["claimed", "marked"]
+    assert (await stored(queue, "claimed")).status == Status.QUEUED
+
+
 async def test_queues_sharing_a_file_stay_apart(sqlite_backend: Backend) -> None:
     """Several queue names on one file each see only their own jobs."""
     queues = {name: make_queue(sqlite_backend.url, name) for name in ("high", "default", "low")}
