@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeDecorator
 
+from app.json_codec import dump_json
+
 log = logging.getLogger("atspro.db")
 
 T = TypeVar("T")
@@ -88,7 +90,11 @@ class AsyncDatabase:
 
     def __init__(self, url: str) -> None:
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_pre_ping=True, pool_size=10, max_overflow=10
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            json_serializer=dump_json,
         )
         self.dialect = self.engine.dialect.name
 
@@ -152,6 +158,7 @@ class SQLiteDatabase:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             pool_size=READ_THREADS + 1,
             max_overflow=0,
+            json_serializer=dump_json,
         )
         _tune_sqlite(self.engine)
         self._readers = CapacityLimiter(READ_THREADS)

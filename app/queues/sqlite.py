@@ -34,6 +34,7 @@ from saq.queue.base import Queue
 from saq.types import CountKind, DumpType, ListenCallback, LoadType, QueueInfo, WorkerInfo
 from saq.utils import now, now_seconds
 
+from app.json_codec import dump_json
 from app.queues import sqlite_schema as sql
 from app.queues.sqlite_claims import Claimer
 from app.queues.sqlite_store import Mode, Store, acquire_store, release_store
@@ -55,7 +56,8 @@ class SQLiteQueue(Queue):
     Args:
         path: the database file (its directory is created); ``-wal``/``-shm`` files live beside it.
         name: the queue name.
-        dump, load: job (de)serializers, as for every SAQ queue (default JSON).
+        dump, load: job (de)serializers, as for every SAQ queue (default JSON, written by
+            orjson).
         priorities: the inclusive range of ``job.priority`` this instance claims, smaller first
             (same default as PostgresQueue, so negative priorities are not claimed by default).
         swept_error_message: the error recorded on swept jobs.
@@ -85,7 +87,9 @@ class SQLiteQueue(Queue):
         watch_interval: float = 0.1,
         liveness_grace: float = 30.0,
     ) -> None:
-        super().__init__(name=name, dump=dump, load=load, swept_error_message=swept_error_message)
+        super().__init__(
+            name=name, dump=dump or dump_json, load=load, swept_error_message=swept_error_message
+        )
         self.path = os.fspath(path)
         self.priorities = priorities
         self.liveness_grace = liveness_grace
