@@ -27,6 +27,7 @@ from app.fetch import Fetcher, parse_allow_hosts
 from app.jobs.cleanup import run_cleanup
 from app.jobs.clock import DatabaseClock
 from app.jobs.events import make_bus
+from app.jobs.leases import LeaseKeeper
 from app.jobs.recovery import run_recovery
 from app.jobs.runner import JobRunner
 from app.jobs.service import QUEUE_NAMES, JobService
@@ -125,6 +126,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks.start_soon(container.clock.run)
         if settings.mode in (Mode.ALL, Mode.WORKER):
             await _start_workers(container, tasks)
+            tasks.start_soon(LeaseKeeper(container.jobs).run)
             tasks.start_soon(run_recovery, container.jobs, container.locks)
             tasks.start_soon(run_cleanup, container)
         log.info("app.started", extra={"mode": settings.mode.value})

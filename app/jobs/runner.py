@@ -1,7 +1,8 @@
 """JobRunner: the SAQ function behind every job type.
 
 SAQ delivers ``{"job_id": …}``; the runner claims the job in our table (a new attempt), runs the
-task with a deadline and a lease heartbeat, and records the outcome through the JobService. It
+task with a deadline while the process's lease keeper renews its lease, and records the outcome
+through the JobService. It
 decides retries itself (SAQ is told how long to wait), so a shutdown or a lost worker never spends
 one of the user's retries.
 """
@@ -99,7 +100,9 @@ class JobRunner:
         except ValueError as error:
             raise UserError(f"The job's input is no longer valid: {error}") from error
         deadline = time.monotonic() + spec.timeout_s
-        with self.service.running.track(job.id) as scope:
+        # Tracked, its lease is renewed by the process's LeaseKeeper (app/jobs/leases.py),
+        # which cancels the scope if the attempt was cancelled or taken over meanwhile.
+        with self.service.running.track(job.id, job.attempt) as scope:
             context = TaskContext(
                 job_id=job.id,
                 user_id=job.user_id,
@@ -108,14 +111,8 @@ class JobRunner:
                 report=self._progress_sink(job, scope),
                 services=self.services,
             )
-            # A plain asyncio task: SAQ is asyncio-only, and a task group would wrap the task's
-            # own exceptions in an ExceptionGroup.
-            heartbeat = asyncio.create_task(self._renew_lease(job, scope))
-            try:
-                with anyio.fail_after(spec.timeout_s):
-                    output = await spec.run(context, data)
-            finally:
-                heartbeat.cancel()
+            with anyio.fail_after(spec.timeout_s):
+                output = await spec.run(context, data)
         if scope.cancelled_caught:
             # The user's cancel is logged (job.cancelled) where it was made; this is the worker
             # letting go of the attempt (cancelled, or its lease taken over).
@@ -141,14 +138,6 @@ class JobRunner:
                 await anyio.lowlevel.checkpoint()
 
         return report
-
-    async def _renew_lease(self, job: JobRow, scope: anyio.CancelScope) -> None:
-        interval = self.service.settings.lease_s / 3
-        while True:
-            await anyio.sleep(interval)
-            if not await self.service.renew_lease(job.id, job.attempt):
-                scope.cancel()
-                return
 
     async def _failed(
         self,

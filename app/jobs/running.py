@@ -1,4 +1,5 @@
-"""Jobs running in this process, so a cancel can stop them at once instead of at the next poll."""
+"""Jobs running in this process: a cancel stops them at once instead of at the next poll, and
+one lease keeper renews all their leases together."""
 
 from __future__ import annotations
 
@@ -11,24 +12,30 @@ import anyio
 
 class RunningJobs:
     def __init__(self) -> None:
-        self._scopes: dict[uuid.UUID, anyio.CancelScope] = {}
+        self._scopes: dict[uuid.UUID, tuple[int, anyio.CancelScope]] = {}
 
     @contextmanager
-    def track(self, job_id: uuid.UUID) -> Iterator[anyio.CancelScope]:
+    def track(self, job_id: uuid.UUID, attempt: int) -> Iterator[anyio.CancelScope]:
         with anyio.CancelScope() as scope:
-            self._scopes[job_id] = scope
+            entry = (attempt, scope)
+            self._scopes[job_id] = entry
             try:
                 yield scope
             finally:
-                if self._scopes.get(job_id) is scope:
+                if self._scopes.get(job_id) is entry:
                     del self._scopes[job_id]
 
-    def cancel(self, job_id: uuid.UUID) -> bool:
-        scope = self._scopes.get(job_id)
-        if scope is None:
+    def cancel(self, job_id: uuid.UUID, attempt: int | None = None) -> bool:
+        """Stop the job's task (only if it runs ``attempt``, when given)."""
+        entry = self._scopes.get(job_id)
+        if entry is None or (attempt is not None and entry[0] != attempt):
             return False
-        scope.cancel()
+        entry[1].cancel()
         return True
+
+    def attempts(self) -> list[tuple[uuid.UUID, int]]:
+        """(job id, attempt) of every job running here now."""
+        return [(job_id, attempt) for job_id, (attempt, _) in self._scopes.items()]
 
     def __len__(self) -> int:
         return len(self._scopes)

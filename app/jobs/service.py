@@ -13,7 +13,7 @@ import logging
 import math
 import random
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -449,20 +449,18 @@ class JobService:
 
     async def renew_lease(self, job_id: uuid.UUID, attempt: int) -> bool:
         """Heartbeat without an event. False when the attempt was cancelled or taken over."""
+        return (job_id, attempt) in await self.renew_leases([(job_id, attempt)])
+
+    async def renew_leases(
+        self, running: Collection[tuple[uuid.UUID, int]]
+    ) -> set[tuple[uuid.UUID, int]]:
+        """Extend the leases of these (job, attempt) pairs in one write; those still running
+        that attempt. The others were cancelled or taken over: their workers must stop."""
+        if not running:
+            return set()
         now = self.clock()
-        values = {"lease_expires_at": now + timedelta(seconds=self.settings.lease_s)}
-        job = await self.db.write(
-            lambda c: store.change(
-                c,
-                job_id,
-                sources={JobStatus.RUNNING},
-                values=values,
-                event_type=None,
-                now=now,
-                attempt=attempt,
-            )
-        )
-        return job is not None
+        lease = now + timedelta(seconds=self.settings.lease_s)
+        return await self.db.write(lambda c: store.renew_leases(c, running, lease, now))
 
     async def complete(
         self,

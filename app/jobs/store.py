@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -231,6 +232,26 @@ def _change_statement(
         statement = update(jobs).where(*conditions).values(assignments).returning(*jobs.c)
         _statements[shape] = statement
     return statement
+
+
+def renew_leases(
+    connection: Connection,
+    running: Collection[tuple[uuid.UUID, int]],
+    lease: datetime,
+    now: datetime,
+) -> set[tuple[uuid.UUID, int]]:
+    """Move the lease of each (job, attempt) still running that attempt to ``lease``; those
+    pairs. One statement for every job a process runs (no event: a heartbeat is no news)."""
+    query = (
+        update(jobs)
+        .where(
+            jobs.c.status == JobStatus.RUNNING.value,
+            tuple_(jobs.c.id, jobs.c.attempt).in_(list(running)),
+        )
+        .values(lease_expires_at=lease, updated_at=now)
+        .returning(jobs.c.id, jobs.c.attempt)
+    )
+    return {(row.id, row.attempt) for row in connection.execute(query)}
 
 
 # Constant expressions for ``change`` (their parameters go in ``params``).

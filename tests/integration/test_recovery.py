@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from app.db import utcnow
 from app.jobs.status import JobStatus
@@ -105,3 +105,38 @@ async def test_fenced_writes_from_an_old_attempt_are_ignored(live: LiveApp) -> N
     assert current.status == "running"
     assert current.result_data is None
     await jobs.cancel(user.id, job.id)
+
+
+async def test_the_lease_keeper_renews_every_running_job_and_stops_one_taken_over(
+    live: LiveApp,
+) -> None:
+    """R15: One keeper per process renews all its jobs' leases; a job whose attempt moved on
+    (taken over by another worker) is not renewed and its task here is cancelled."""
+    jobs_service = live.container.jobs
+    user, _ = await live.container.auth.create_user("leases@example.com")
+    kept = [
+        await jobs_service.submit(user.id, "diagnostic.echo", {"seconds": 6, "steps": 1})
+        for _ in range(3)
+    ]
+    lost = await jobs_service.submit(user.id, "diagnostic.echo", {"seconds": 6, "steps": 1})
+    started = {job.id: await wait_status(live, user.id, job.id, "running") for job in [*kept, lost]}
+    with anyio.fail_after(10):
+        while len(jobs_service.running) < 4:
+            await anyio.sleep(0.05)
+
+    taken = started[lost.id].attempt + 1  # another worker's attempt now owns the row
+    await live.container.db.write(
+        lambda c: c.execute(update(jobs).where(jobs.c.id == lost.id).values(attempt=taken))
+    )
+    lease_s = live.container.settings.lease_s
+    with anyio.fail_after(lease_s * 3):
+        while lost.id in dict(jobs_service.running.attempts()):
+            await anyio.sleep(0.05)
+
+    for job in kept:
+        now = await jobs_service.get(user.id, job.id)
+        assert now.status == "running"
+        assert now.lease_expires_at > started[job.id].lease_expires_at  # renewed
+    assert (await jobs_service.get(user.id, lost.id)).attempt == taken  # left to its new owner
+    for job in [*kept, lost]:
+        await jobs_service.cancel(user.id, job.id)
