@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import Database, utcnow
 from app.errors import Conflict, Invalid, NotFound
+from app.lookups import BatchLookup
 from app.models import ApiToken, User
 from app.passwords import Passwords, check_policy
 from app.sessions import insert_session, revoke_user_sessions
@@ -61,6 +62,7 @@ class AuthService:
         self.db = db
         self.clock = clock
         self.passwords = passwords or Passwords()
+        self._active_tokens = BatchLookup(self._which_active, missing=False)
 
     async def create_user(self, email: str, *, is_admin: bool = False) -> tuple[User, str]:
         """A new user and a first API token (returned in clear, once)."""
@@ -138,11 +140,16 @@ class AuthService:
         )
 
     async def token_is_active(self, token: str) -> bool:
-        """Whether the token still works (an open stream asks; it does not count as use)."""
-        query = select(tokens.c.id).where(
-            tokens.c.token_hash == hash_token(token), tokens.c.revoked_at.is_(None)
+        """Whether the token still works (an open stream asks; it does not count as use).
+        Streams asking together share one query (``BatchLookup``)."""
+        return await self._active_tokens.get(hash_token(token))
+
+    async def _which_active(self, hashes: Sequence[str]) -> dict[str, bool]:
+        query = select(tokens.c.token_hash).where(
+            tokens.c.token_hash.in_(list(hashes)), tokens.c.revoked_at.is_(None)
         )
-        return await self.db.read(lambda c: c.execute(query).first() is not None)
+        found = await self.db.read(lambda c: c.execute(query).scalars().all())
+        return dict.fromkeys(found, True)
 
     # --- passwords and browser sign-in --------------------------------------------------------
 

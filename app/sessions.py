@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -21,6 +21,7 @@ from sqlalchemy import Select, Table, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from app.db import Database, utcnow
+from app.lookups import BatchLookup
 from app.models import User, UserSession
 
 sessions = cast(Table, UserSession.__table__)
@@ -71,6 +72,9 @@ class SessionService:
         self.max_age = timedelta(seconds=max_age_s)
         self.clock = clock
         self._touch_every = min(LAST_SEEN_RESOLUTION, self.idle / 10)
+        self._live_sessions: BatchLookup[str, tuple[datetime, datetime] | None] = BatchLookup(
+            self._which_live, missing=None
+        )
 
     async def start(self, user_id: uuid.UUID, *, replacing: str | None = None) -> str:
         """Sign ``user_id`` in: a new session id; the browser's previous one, if any, ends."""
@@ -115,9 +119,22 @@ class SessionService:
         )
 
     async def is_active(self, session_id: str) -> bool:
-        """Whether the session still signs its user in (an open stream asks; it is no use)."""
-        found = await self.db.read(lambda c: c.execute(self._live(session_id)).one_or_none())
-        return found is not None and self._alive(found.created_at, found.last_seen_at, self.clock())
+        """Whether the session still signs its user in (an open stream asks; it is no use).
+        Streams asking together share one query (``BatchLookup``)."""
+        found = await self._live_sessions.get(hash_session_id(session_id))
+        return found is not None and self._alive(*found, self.clock())
+
+    async def _which_live(
+        self, hashes: Sequence[str]
+    ) -> dict[str, tuple[datetime, datetime] | None]:
+        """(created_at, last_seen_at) of the sessions not revoked, by hash."""
+        query = (
+            select(sessions.c.token_hash, sessions.c.created_at, sessions.c.last_seen_at)
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(sessions.c.token_hash.in_(list(hashes)), sessions.c.revoked_at.is_(None))
+        )
+        rows = await self.db.read(lambda c: c.execute(query).all())
+        return {row.token_hash: (row.created_at, row.last_seen_at) for row in rows}
 
     async def end(self, session_id: str) -> None:
         """Sign out: the session is revoked (unknown or already ended: nothing happens)."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import httpx
 import pytest
+from sqlalchemy import event
 
 from app.sessions import SessionService
 from app.settings import Settings
@@ -239,3 +242,57 @@ async def test_stream_of_a_live_session_stays_open(live_recheck: LiveApp) -> Non
                     seen = True
                     break
         assert seen, "the stream ended although the session is alive"
+
+
+async def test_open_streams_share_one_credential_check_per_interval(
+    live_recheck: LiveApp,
+) -> None:
+    """E7 at scale: twelve token streams and four browser sessions re-check their credentials
+    together (one query per kind per interval, not one per stream), and a revoked token still
+    ends only its own stream."""
+    live = live_recheck
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    async with AsyncExitStack() as stack:
+        owner = await stack.enter_async_context(signed_up(live, "many@example.com"))
+        created = [
+            (await owner.post("/api/auth/tokens", json={"name": f"t{i}"})).json() for i in range(12)
+        ]
+        streams = []
+        for token in created:
+            script = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=live.base_url, headers={"Authorization": f"Bearer {token['token']}"}
+                )
+            )
+            streams.append(
+                await stack.enter_async_context(script.stream("GET", "/api/jobs/events"))
+            )
+        for index in range(4):
+            tab = await stack.enter_async_context(signed_up(live, f"tab{index}@example.com"))
+            streams.append(await stack.enter_async_context(tab.stream("GET", "/api/jobs/events")))
+        assert all(stream.status_code == 200 for stream in streams)
+
+        engine = live.container.db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            began = anyio.current_time()
+            await anyio.sleep(1.0)  # five intervals of 0.2 s
+            elapsed = anyio.current_time() - began
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        intervals = elapsed / live.container.settings.session_recheck_s
+        token_checks = [s for s in statements if "FROM api_tokens" in s]
+        session_checks = [s for s in statements if "FROM user_sessions" in s]
+        assert 1 <= len(token_checks) <= intervals + 2  # one per stream would be ~60
+        assert 1 <= len(session_checks) <= intervals + 2  # one per stream would be ~20
+
+        revoked = await owner.delete(f"/api/auth/tokens/{created[0]['id']}")
+        assert revoked.status_code == 204
+        await ends_within(streams[0], 5)
+        await anyio.sleep(0.5)  # more re-checks: the others stay open
+        for stream in streams[1:]:
+            assert not stream.is_closed
