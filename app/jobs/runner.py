@@ -101,8 +101,10 @@ class JobRunner:
             raise UserError(f"The job's input is no longer valid: {error}") from error
         deadline = time.monotonic() + spec.timeout_s
         # Tracked, its lease is renewed by the process's LeaseKeeper (app/jobs/leases.py),
-        # which cancels the scope if the attempt was cancelled or taken over meanwhile.
-        with self.service.running.track(job.id, job.attempt) as scope:
+        # which cancels the scope if the attempt was cancelled or taken over meanwhile. The
+        # same scope carries the task's deadline (one cancel scope per job, not two).
+        timeout_at = anyio.current_time() + spec.timeout_s
+        with self.service.running.track(job.id, job.attempt, deadline=timeout_at) as scope:
             context = TaskContext(
                 job_id=job.id,
                 user_id=job.user_id,
@@ -111,8 +113,9 @@ class JobRunner:
                 report=self._progress_sink(job, scope),
                 services=self.services,
             )
-            with anyio.fail_after(spec.timeout_s):
-                output = await spec.run(context, data)
+            output = await spec.run(context, data)
+        if scope.cancelled_caught and anyio.current_time() >= timeout_at:
+            raise TimeoutError(f"the job ran past its {spec.timeout_s} s deadline")
         if scope.cancelled_caught:
             # The user's cancel is logged (job.cancelled) where it was made; this is the worker
             # letting go of the attempt (cancelled, or its lease taken over).

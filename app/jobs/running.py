@@ -3,6 +3,7 @@ one lease keeper renews all their leases together."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +16,11 @@ class RunningJobs:
         self._scopes: dict[uuid.UUID, tuple[int, anyio.CancelScope]] = {}
 
     @contextmanager
-    def track(self, job_id: uuid.UUID, attempt: int) -> Iterator[anyio.CancelScope]:
-        with anyio.CancelScope() as scope:
+    def track(
+        self, job_id: uuid.UUID, attempt: int, *, deadline: float = math.inf
+    ) -> Iterator[anyio.CancelScope]:
+        """A cancel scope for the attempt, ending at ``deadline`` (``anyio.current_time()``)."""
+        with anyio.CancelScope(deadline=deadline) as scope:
             entry = (attempt, scope)
             self._scopes[job_id] = entry
             try:

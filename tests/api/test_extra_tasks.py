@@ -20,7 +20,8 @@ from tests.conftest import LiveApp
 async def extra(
     make_settings: Callable[..., Settings], serve: Callable[[Settings], AsyncIterator[LiveApp]]
 ) -> AsyncIterator[LiveApp]:
-    async for app in serve(make_settings(extra_tasks=["tests.fixtures.custom_tasks:SPEC"])):
+    tasks = ["tests.fixtures.custom_tasks:SPEC", "tests.fixtures.custom_tasks:NAP"]
+    async for app in serve(make_settings(extra_tasks=tasks)):
         yield app
 
 
@@ -87,3 +88,21 @@ async def test_idempotency_key_returns_the_same_job(extra: LiveApp) -> None:
     async with await extra.user("idem2@example.com") as stranger:
         theirs = await stranger.post("/api/jobs", json=body, headers=headers)
         assert theirs.json()["id"] != first.json()["id"]  # keys are per user
+
+
+async def test_a_job_past_its_deadline_is_stopped_and_fails(extra: LiveApp) -> None:
+    """A task still running at its deadline is cancelled and its job fails as timed out (no
+    retries left); one within its deadline completes."""
+    async with await extra.user("nap@example.com") as client:
+        late = await client.post(
+            "/api/jobs", json={"jobType": "custom.nap", "inputData": {"seconds": 30}}
+        )
+        quick = await client.post(
+            "/api/jobs", json={"jobType": "custom.nap", "inputData": {"seconds": 0.1}}
+        )
+        late_job = await finished(client, late.json()["id"])
+        quick_job = await finished(client, quick.json()["id"])
+    assert late_job["status"] == "failed"
+    assert late_job["errorKind"] == "transient"
+    assert late_job["errorMessage"] == "The job took too long and was stopped."
+    assert quick_job["status"] == "completed"
