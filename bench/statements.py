@@ -5,9 +5,11 @@ Each variant completes ``--jobs`` running jobs, ten per transaction as the group
 writer does, on the app's own engine (its PRAGMAs); five interleaved repetitions, minimum and
 median shown. Variants:
 
-* ``store.change`` + event: what ``JobService.complete`` runs today;
+* ``store.change`` + event: what ``JobService.complete`` runs (prepared on SQLite,
+  ``app.db.execute``);
 * ``store.change`` without its event row;
-* the same UPDATE … RETURNING built with ``status IN ('running')`` (an *expanding* parameter,
+* the same UPDATE … RETURNING through Core's ``Connection.execute`` (what every write cost
+  before ``app.db.execute``), built with ``status IN ('running')`` (an *expanding* parameter,
   re-rendered into the SQL on every execution) and with ``status = 'running'``;
 * one event row through ``store.add_event`` (``snapshot`` + JSON column type), the same row as
   JSON text through ``exec_driver_sql``, and ``snapshot`` alone.
@@ -172,12 +174,12 @@ def main(argv: list[str] | None = None) -> int:
 
         event_cost: dict[str, list[float]] = {}
         variants = {
-            "store.change + event row (today)": change("completed"),
-            "store.change, no event row": change(None),
-            "UPDATE … status IN ('running') RETURNING *": run(with_in),
-            "UPDATE … status = 'running' RETURNING *": run(with_eq),
-            "event row alone: store.add_event (today)": event_today,
-            "event row alone: JSON text + exec_driver_sql": event_raw,
+            "store.change + event row (app.db.execute)": change("completed"),
+            "store.change, no event row (app.db.execute)": change(None),
+            "Core: UPDATE … status IN ('running') RETURNING *": run(with_in),
+            "Core: UPDATE … status = 'running' RETURNING *": run(with_eq),
+            "event row alone: store.add_event (app.db.execute)": event_today,
+            "event row alone: exec_driver_sql, JSON text": event_raw,
         }
         for _ in range(args.reps):
             for label, write in variants.items():
@@ -189,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             store.snapshot(row)
         snapshot_us = (time.perf_counter() - began) / len(rows) * 1e6
     for key, label in (
-        ("today", "event row alone: store.add_event (today)"),
-        ("raw", "event row alone: JSON text + exec_driver_sql"),
+        ("today", "event row alone: store.add_event (app.db.execute)"),
+        ("raw", "event row alone: exec_driver_sql, JSON text"),
     ):
         per_rep = [
             statistics.fmean(event_cost[key][i :: args.reps]) * 1e6 for i in range(args.reps)
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, s in bench.samples.items()
     ]
     table.append(
-        ["store.snapshot(row) alone (pydantic validate + dump)", f"{snapshot_us:,.0f}", ""]
+        ["store.snapshot(row) alone (from JobRead's field list)", f"{snapshot_us:,.0f}", ""]
     )
     print(markdown_table(["per completed job", "min µs", "median µs"], table))
     return 0
