@@ -64,8 +64,7 @@ from app.ai.usage import TokenMeter, estimate_tokens
 from app.errors import ProviderUnavailable, TaskError, TransientError
 
 if TYPE_CHECKING:
-    from agents import Agent, RunConfig
-    from agents.usage import Usage
+    from agents import Agent, ModelResponse, RunConfig, RunContextWrapper, RunHooks
     from openai import AsyncOpenAI
 
 log = logging.getLogger("atspro.ai")
@@ -294,13 +293,17 @@ class AgentsEngine:
             if meter is not None and attempt > 1:
                 meter.admit(prompt_tokens)  # the failed answers before were paid for too
             try:
-                result = await Runner.run(agent, data, max_turns=1, run_config=self._run_config)
+                result = await Runner.run(
+                    agent,
+                    data,
+                    max_turns=1,
+                    run_config=self._run_config,
+                    hooks=_metering(meter, prompt_tokens),
+                )
                 output = result.final_output
             except Exception as error:  # classified below; unknown ones are re-raised
-                _charge_failed(meter, error, prompt_tokens)
                 failure, status, retry_after = _classify(error)
             else:
-                _charge(meter, result.context_wrapper.usage, prompt_tokens, output)
                 if not isinstance(output, output_type):
                     failure, status, retry_after = Failure.INVALID_OUTPUT, None, None
                 elif problems := (check(output) if check else []):
@@ -395,28 +398,27 @@ def _model_meta(share: float) -> ExtractionMeta:
     )
 
 
-def _charge(meter: TokenMeter | None, usage: Usage, prompt_tokens: int, output: Any) -> None:
-    """Count an answer's tokens: as reported, or estimated when the endpoint reports none."""
+def _metering(meter: TokenMeter | None, prompt_tokens: int) -> RunHooks[Any] | None:
+    """Run hooks that count every answer's tokens on ``meter``, invalid answers included (they
+    were paid for too): as the provider reports them, or estimated when it reports none."""
     if meter is None:
-        return
-    if usage.input_tokens or usage.output_tokens:
-        meter.add(usage.input_tokens, usage.output_tokens)
-        return
-    answer = output.model_dump_json() if isinstance(output, BaseModel) else str(output)
-    meter.add(prompt_tokens, estimate_tokens(answer))
+        return None
+    from agents import RunHooks
 
+    counted = meter  # narrowed, for the closure
 
-def _charge_failed(meter: TokenMeter | None, error: Exception, prompt_tokens: int) -> None:
-    """Count the tokens of an answer that was rejected (invalid JSON, say): it was still paid
-    for. Errors before any answer (HTTP 429/5xx, timeouts) carry no responses and cost nothing."""
-    run_data = getattr(error, "run_data", None)
-    if meter is None or run_data is None or not run_data.raw_responses:
-        return
-    usage = run_data.context_wrapper.usage
-    if usage.input_tokens or usage.output_tokens:
-        meter.add(usage.input_tokens, usage.output_tokens)
-    else:
-        meter.add(prompt_tokens * len(run_data.raw_responses), 0)
+    class Metering(RunHooks[Any]):
+        async def on_llm_end(
+            self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse
+        ) -> None:
+            usage = response.usage
+            if usage.input_tokens or usage.output_tokens:
+                counted.add(usage.input_tokens, usage.output_tokens)
+                return
+            answer = "".join(item.model_dump_json() for item in response.output)
+            counted.add(prompt_tokens, estimate_tokens(answer))
+
+    return Metering()
 
 
 def _classify(error: Exception) -> tuple[Failure, int | None, float | None]:
