@@ -99,7 +99,7 @@ async def storm(engine: AgentsEngine, calls: int) -> list[ProviderUnavailable]:
 async def test_storm_opens_the_breaker_and_the_server_sees_no_calls_while_open(
     make: EngineFactory, fake: FakeOpenAI, clock: Clock
 ) -> None:
-    """A 429 storm: after N failed calls (each with its bounded retries) the breaker opens, and
+    """L3: A 429 storm: after N failed calls (each with its bounded retries) the breaker opens, and
     further calls never reach the server; they say when to come back."""
     fake.default = Reply("rate_limited", retry_after="0")
     engine = make()
@@ -120,7 +120,7 @@ async def test_storm_opens_the_breaker_and_the_server_sees_no_calls_while_open(
 async def test_half_open_trial_recovers_when_the_server_does(
     make: EngineFactory, fake: FakeOpenAI, clock: Clock
 ) -> None:
-    """After the open time one trial call goes through; the server has recovered, so it
+    """L3: After the open time one trial call goes through; the server has recovered, so it
     succeeds, the breaker closes and calls flow again."""
     fake.default = Reply("server_error", retry_after=None)
     engine = make()
@@ -143,7 +143,7 @@ async def test_half_open_trial_recovers_when_the_server_does(
 async def test_failed_trial_reopens_the_breaker(
     make: EngineFactory, fake: FakeOpenAI, clock: Clock
 ) -> None:
-    """A trial that meets the storm again opens the breaker for another open time; the server
+    """L3: A trial that meets the storm again opens the breaker for another open time; the server
     sees only the trial's requests."""
     fake.default = Reply("server_error", retry_after=None)
     engine = make()
@@ -162,7 +162,7 @@ async def test_failed_trial_reopens_the_breaker(
 async def test_open_breaker_falls_back_offline_when_allowed(
     make: EngineFactory, fake: FakeOpenAI
 ) -> None:
-    """With offline fallback on, a call the breaker refuses gives the offline result, marked
+    """L3: With offline fallback on, a call the breaker refuses gives the offline result, marked
     ``circuit_open``, without touching the provider."""
     fake.default = Reply("rate_limited", retry_after="0")
     engine = make(fallback_to_offline=True)
@@ -183,7 +183,7 @@ async def test_open_breaker_falls_back_offline_when_allowed(
 async def test_invalid_answers_do_not_open_the_breaker(
     make: EngineFactory, fake: FakeOpenAI
 ) -> None:
-    """A provider that answers, however badly, is up: invalid JSON is L1's business, not a
+    """L3: A provider that answers, however badly, is up: invalid JSON is L1's business, not a
     reason to stop calling."""
     fake.default = Reply("invalid_json")
     engine = make(fallback_to_offline=True)

@@ -21,7 +21,7 @@ def clock() -> Clock:
 
 
 def test_opens_after_n_consecutive_failures(clock: Clock) -> None:
-    """N-1 failures leave it closed; the Nth opens it and calls are refused."""
+    """L3: N-1 failures leave it closed; the Nth opens it and calls are refused."""
     breaker = CircuitBreaker(3, 30.0, clock=clock)
     for _ in range(2):
         assert breaker.admit()
@@ -35,7 +35,7 @@ def test_opens_after_n_consecutive_failures(clock: Clock) -> None:
 
 
 def test_success_resets_the_count(clock: Clock) -> None:
-    """Failures must be consecutive: an answer in between starts the count again."""
+    """L3: Failures must be consecutive: an answer in between starts the count again."""
     breaker = CircuitBreaker(2, 30.0, clock=clock)
     breaker.failed()
     breaker.succeeded()
@@ -46,7 +46,7 @@ def test_success_resets_the_count(clock: Clock) -> None:
 
 
 def test_half_open_admits_one_trial_and_success_closes(clock: Clock) -> None:
-    """After the open time one trial goes through, others wait; its success closes."""
+    """L3: After the open time one trial goes through, others wait; its success closes."""
     breaker = CircuitBreaker(1, 30.0, clock=clock)
     breaker.failed()
     clock.now += 10
@@ -64,7 +64,7 @@ def test_half_open_admits_one_trial_and_success_closes(clock: Clock) -> None:
 
 
 def test_failed_trial_reopens_for_another_period(clock: Clock) -> None:
-    """A failed trial opens the breaker again for the whole open time."""
+    """L3: A failed trial opens the breaker again for the whole open time."""
     breaker = CircuitBreaker(1, 30.0, clock=clock)
     breaker.failed()
     clock.now += 30
@@ -77,7 +77,7 @@ def test_failed_trial_reopens_for_another_period(clock: Clock) -> None:
 
 
 def test_abandoned_trial_frees_the_slot(clock: Clock) -> None:
-    """A trial that ends without a verdict (cancelled) lets the next call be the trial."""
+    """L3: A trial that ends without a verdict (cancelled) lets the next call be the trial."""
     breaker = CircuitBreaker(1, 30.0, clock=clock)
     breaker.failed()
     clock.now += 30
@@ -87,7 +87,7 @@ def test_abandoned_trial_frees_the_slot(clock: Clock) -> None:
 
 
 def test_zero_failures_turns_it_off(clock: Clock) -> None:
-    """ATSPRO_LLM_BREAKER_FAILURES=0: never opens."""
+    """L3: ATSPRO_LLM_BREAKER_FAILURES=0: never opens."""
     breaker = CircuitBreaker(0, 30.0, clock=clock)
     for _ in range(100):
         breaker.failed()
@@ -96,5 +96,5 @@ def test_zero_failures_turns_it_off(clock: Clock) -> None:
 
 
 def test_state_levels_for_the_gauge() -> None:
-    """The metrics gauge reads 0 closed, 1 half-open, 2 open."""
+    """L3: The metrics gauge reads 0 closed, 1 half-open, 2 open."""
     assert [state.level for state in BreakerState] == [0, 1, 2]
