@@ -296,7 +296,7 @@ class JobService:
         """A failed or cancelled job runs again: a new attempt of the same job id. ``also`` is
         written in the same transaction (an admin's audit entry). A user over their token
         allowance cannot retry an AI job (an admin can: the job then fails ``over_budget``)."""
-        if check_budget:
+        if check_budget and self.budget is not None and self.budget.limited:
             await self.ensure_budget(user_id, (await self.get(user_id, job_id)).job_type)
         job = await self._user_change(
             user_id,

@@ -183,7 +183,7 @@ async def test_model_usage_is_counted_and_a_queued_job_over_budget_fails_fast(
 ) -> None:
     """L5: the tokens the provider reports move the user's daily count; a job queued while the
     user was under budget fails ``over_budget`` without calling the model and is not retried;
-    the next submission is refused."""
+    the next submission, and the user's retry of that job, are refused."""
     fake.default = Reply("normal", usage=(900, 300))
     settings = with_model(
         fake, make_settings, user_daily_tokens=1000, max_running_per_user=1, max_retries=3
@@ -198,6 +198,8 @@ async def test_model_usage_is_counted_and_a_queued_job_over_budget_fails_fast(
             jobs = [await finished(client, response.json()["id"]) for response in submitted]
             used = await live.container.jobs.budget.used_today(user.id)
             third = await parse(client, 3)
+            failed_ids = [job["id"] for job in jobs if job["status"] == "failed"]
+            retried = [await client.post(f"/api/jobs/{job_id}/retry") for job_id in failed_ids]
 
     completed = [job for job in jobs if job["status"] == "completed"]
     stopped = [job for job in jobs if job["status"] == "failed"]
@@ -210,3 +212,4 @@ async def test_model_usage_is_counted_and_a_queued_job_over_budget_fails_fast(
     assert len(fake.requests) == 1
     assert used == 1200
     assert third.status_code == 429
+    assert [response.status_code for response in retried] == [429]  # no retry around it
