@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from saq import Queue
 
+from app.ai.breaker import CircuitBreaker
 from app.auth import AuthService
 from app.db import Database
 from app.entities.service import EntityService
@@ -36,3 +37,5 @@ class Container:
     # Telemetry (ops-telemetry): this process's metrics and event-loop lag.
     metrics: Metrics = field(default_factory=Metrics)
     loop: LoopLagMonitor = field(default_factory=LoopLagMonitor)
+    # The model provider's circuit breaker (None: no model configured, the offline engine runs).
+    llm_breaker: CircuitBreaker | None = None

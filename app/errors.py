@@ -13,6 +13,9 @@ AppError ─┬─ NotFound (404)        also for other users' ids
 
 Task failures use a parallel taxonomy (``TaskError``): transient errors are retried with backoff,
 user-fixable ones fail at once with a message the user can act on, anything else is internal.
+Two AI-specific kinds name what users most need to know: ``llm_unavailable`` (the model provider
+kept failing until the job's retries were spent) and ``over_budget`` (the user's daily token
+allowance is used up; not retried).
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ class ErrorKind(StrEnum):
     USER = "user"  # bad file, blocked URL: failed at once, message shown
     INTERNAL = "internal"  # bugs: failed, traceback for operators only
     CANCELLED = "cancelled"
+    LLM_UNAVAILABLE = "llm_unavailable"  # provider down or limiting, retries spent
+    OVER_BUDGET = "over_budget"  # the user's daily AI token allowance is used up
 
 
 class TaskError(Exception):
@@ -102,11 +107,44 @@ class TaskError(Exception):
         self.message = message
         self.retry_after_s = retry_after_s
 
+    @property
+    def exhausted_kind(self) -> ErrorKind:
+        """The kind a job fails with once this error has spent its retries."""
+        return self.kind
+
+    @property
+    def exhausted_message(self) -> str:
+        """The message a job fails with once this error has spent its retries."""
+        return self.message
+
 
 class TransientError(TaskError):
     """Worth retrying later: the outside world may recover."""
 
     kind = ErrorKind.TRANSIENT
+
+
+class ProviderUnavailable(TransientError):
+    """The AI provider is down, limiting us, or paused by the circuit breaker: retried later,
+    and ``llm_unavailable`` once the job's retries are spent."""
+
+    def __init__(self, reason: str, *, retry_after_s: float | None = None):
+        super().__init__(f"{reason} The job will be retried.", retry_after_s=retry_after_s)
+        self.reason = reason
+
+    @property
+    def exhausted_kind(self) -> ErrorKind:
+        return ErrorKind.LLM_UNAVAILABLE
+
+    @property
+    def exhausted_message(self) -> str:
+        return f"{self.reason} Try again later."
+
+
+class OverBudget(TaskError):
+    """The user's daily AI token allowance is used up: failed at once, never retried."""
+
+    kind = ErrorKind.OVER_BUDGET
 
 
 class UserError(TaskError):

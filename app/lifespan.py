@@ -18,7 +18,9 @@ import anyio
 from fastapi import FastAPI
 
 from app.ai import make_engine
+from app.ai.breaker import CircuitBreaker
 from app.auth import AuthService
+from app.budget import TokenBudget
 from app.container import Container
 from app.db import make_database
 from app.documents import Limits
@@ -63,6 +65,7 @@ async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIter
             await queue.connect()
         clock = DatabaseClock(db)
         await clock.sync()
+        budget = TokenBudget(db, daily_tokens=settings.user_daily_tokens, clock=clock)
         jobs = JobService(
             db=db,
             queues=queues,
@@ -71,8 +74,16 @@ async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIter
             settings=settings,
             metrics=metrics,
             clock=clock,
+            budget=budget,
         )
-        ai = make_engine(settings.ai_config())
+        ai_config = settings.ai_config()
+        # One breaker per process, kept here so /metrics and /readyz can show its state.
+        breaker = (
+            CircuitBreaker(ai_config.breaker_failures, ai_config.breaker_open_s)
+            if ai_config.uses_model
+            else None
+        )
+        ai = make_engine(ai_config, breaker=breaker)
         fetcher = Fetcher(allow_hosts=parse_allow_hosts(settings.fetch_allow_hosts))
         # A plain asyncio task, not a task group: an error in the caller's block (a CLI command's
         # AppError, say) must come out as itself, not wrapped in an ExceptionGroup.
@@ -92,9 +103,11 @@ async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIter
                     ai=ai,
                     fetcher=fetcher,
                     document_limits=Limits(max_upload_bytes=settings.max_upload_bytes),
+                    budget=budget,
                 ),
                 metrics=metrics,
                 clock=clock,
+                llm_breaker=breaker,
             )
         finally:
             listener.cancel()

@@ -81,6 +81,12 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=registry,
         )
+        self.llm_breaker = Gauge(
+            "atspro_llm_breaker_state",
+            "The model provider's circuit breaker in this process: 0 closed (or no model "
+            "configured), 1 half-open, 2 open (read when scraped)",
+            registry=registry,
+        )
         self.cleanup_runs = Counter(
             "atspro_cleanup_runs", "Cleanup passes run by this process", registry=registry
         )

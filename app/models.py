@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -262,3 +263,19 @@ class AdminAudit(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- AI token budget ------------------------------------------------------------------------
+
+
+class TokenUsage(Base):
+    """Model tokens one user spent on one UTC day (app/budget.py): one row per user and day,
+    added to as jobs finish their model calls."""
+
+    __tablename__ = "token_usage"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(owner_key(), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
     ai_model: str | None = None
     ai_timeout_s: float = Field(default=60.0, gt=0)
+    # A model that keeps failing gives the offline engine's result (marked ``fallbackReason``);
+    # off: the job is retried and fails ``llm_unavailable`` once its retries are spent.
+    ai_fallback_to_offline: bool = True
+    # Circuit breaker for the model provider, per process: open after this many failed calls in
+    # a row (0 = off), refusing calls for this long before one trial call goes through.
+    llm_breaker_failures: int = Field(default=5, ge=0)
+    llm_breaker_open_s: float = Field(default=30.0, gt=0)
+    # Model tokens (input + output) one user may spend per UTC day; 0 = unlimited.
+    user_daily_tokens: int = Field(default=0, ge=0)
     fetch_allow_hosts: str = ""  # host:port entries that may be fetched though not public
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     sync_timeout_s: float = Field(default=120.0, gt=0)  # ?async=false waits this long at most
@@ -195,6 +204,9 @@ class Settings(BaseSettings):
             base_url=self.openai_base_url,
             model=self.ai_model,
             timeout_s=self.ai_timeout_s,
+            fallback_to_offline=self.ai_fallback_to_offline,
+            breaker_failures=self.llm_breaker_failures,
+            breaker_open_s=self.llm_breaker_open_s,
         )
 
     @property

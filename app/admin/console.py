@@ -154,7 +154,10 @@ class DeadLetterConsole:
         """Run a failed or cancelled job again (a new attempt, same id), whoever owns it."""
         owner = await self._owner(job_id)
         return await self.service.retry(
-            owner, job_id, also=self._audited(admin, "job.retry", {"via": via})
+            owner,
+            job_id,
+            also=self._audited(admin, "job.retry", {"via": via}),
+            check_budget=False,  # an operator's call; an over-budget job fails fast again
         )
 
     async def cancel(self, admin: User, job_id: uuid.UUID, *, via: str = "console") -> JobRow:
@@ -174,7 +177,7 @@ class DeadLetterConsole:
             batch, cursor = await self.list(selection, cursor=cursor, limit=RETRY_BATCH)
             for row in batch:
                 try:
-                    await self.service.retry(row.user_id, row.id)
+                    await self.service.retry(row.user_id, row.id, check_budget=False)
                 except (Conflict, NotFound):
                     continue
                 retried += 1

@@ -18,6 +18,13 @@ Choices, each for a reason (notes/ai.md §3):
   scorer. When the model keeps failing, the offline result is returned (``fallbackReason`` says
   why) or, with ``fallback_to_offline`` off, a :class:`~app.errors.TransientError` lets the job
   system retry later.
+* A circuit breaker (:mod:`app.ai.breaker`, per process) stops calling a provider whose calls
+  keep giving up as unavailable: refused calls fall back, or raise
+  :class:`~app.errors.ProviderUnavailable` with ``retry_after_s`` = time until the breaker lets a
+  trial through, so the job system retries after it may have closed.
+* Tokens are metered per request (:class:`~app.ai.usage.TokenMeter`): a request whose prompt
+  would go over the user's daily allowance is not sent, and each answer's usage is counted, from
+  what the provider reports or, when it reports none, from an estimate.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import anyio
 from pydantic import BaseModel, ValidationError
 
 from app.ai import prompts
+from app.ai.breaker import CircuitBreaker
 from app.ai.engine import AIConfig
 from app.ai.offline.engine import OfflineEngine, scored
 from app.ai.offline.evidence import unsupported
@@ -52,10 +60,11 @@ from app.ai.schemas import (
     SourceReliability,
     TailoringContent,
 )
-from app.errors import TaskError, TransientError
+from app.ai.usage import TokenMeter, estimate_tokens
+from app.errors import ProviderUnavailable, TaskError, TransientError
 
 if TYPE_CHECKING:
-    from agents import Agent, RunConfig
+    from agents import Agent, ModelResponse, RunConfig, RunContextWrapper, RunHooks
     from openai import AsyncOpenAI
 
 log = logging.getLogger("atspro.ai")
@@ -75,10 +84,16 @@ class Failure(StrEnum):
     INVALID_OUTPUT = "invalid_output"
     UNSUPPORTED_CLAIMS = "unsupported_claims"
     REJECTED = "rejected"  # 400/401/403/404: configuration, not luck; retrying will not help
+    CIRCUIT_OPEN = "circuit_open"  # not sent: the breaker is open
 
     @property
     def retryable(self) -> bool:
         return self is not Failure.REJECTED
+
+    @property
+    def unavailable(self) -> bool:
+        """The provider did not answer: counts towards the circuit breaker."""
+        return self in _UNAVAILABLE
 
 
 _USER_MESSAGES = {
@@ -88,7 +103,17 @@ _USER_MESSAGES = {
     Failure.UNREACHABLE: "The AI provider could not be reached.",
     Failure.INVALID_OUTPUT: "The AI model's answer did not have the expected structure.",
     Failure.UNSUPPORTED_CLAIMS: "The AI model's tailoring claimed things the resume does not say.",
+    Failure.CIRCUIT_OPEN: "The AI provider has been failing, so calls to it are paused for now.",
 }
+_UNAVAILABLE = frozenset(
+    {
+        Failure.TIMEOUT,
+        Failure.RATE_LIMITED,
+        Failure.SERVER_ERROR,
+        Failure.UNREACHABLE,
+        Failure.CIRCUIT_OPEN,
+    }
+)
 
 
 class ModelGaveUp(Exception):
@@ -111,8 +136,10 @@ class AgentsEngine:
         fallback: OfflineEngine | None = None,
         sleep: Sleep = anyio.sleep,
         jitter: Callable[[], float] = random.random,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._config = config
+        self.breaker = breaker or CircuitBreaker(config.breaker_failures, config.breaker_open_s)
         self._model_name = config.resolved_model()
         self._offline = fallback or OfflineEngine()
         self._sleep = sleep
@@ -123,11 +150,13 @@ class AgentsEngine:
 
     # --- the three operations --------------------------------------------------------------
 
-    async def parse_resume(self, text: str) -> Resume:
+    async def parse_resume(self, text: str, *, meter: TokenMeter | None = None) -> Resume:
         offline = await self._offline.parse_resume(text)
         data = prompts.fenced("resume", text, self._config.max_input_chars)
         try:
-            content = await self._ask("parse_resume", prompts.PARSE_RESUME, ResumeContent, data)
+            content = await self._ask(
+                "parse_resume", prompts.PARSE_RESUME, ResumeContent, data, meter=meter
+            )
         except ModelGaveUp as gave_up:
             return self._fall_back(offline, gave_up)
         resume = Resume.model_validate(content.model_dump())
@@ -139,7 +168,9 @@ class AgentsEngine:
         resume.meta = _model_meta(resume_completeness(resume))
         return resume
 
-    async def extract_job(self, html: str, url: str, company_hint: str | None) -> JobPosting:
+    async def extract_job(
+        self, html: str, url: str, company_hint: str | None, *, meter: TokenMeter | None = None
+    ) -> JobPosting:
         offline = await self._offline.extract_job(html, url, company_hint)
         meta = offline.meta
         if meta and meta.method == "json-ld" and (offline.requirements or offline.responsibilities):
@@ -150,7 +181,9 @@ class AgentsEngine:
             "job_page", text, self._config.max_input_chars
         )
         try:
-            content = await self._ask("extract_job", prompts.EXTRACT_JOB, JobPostingContent, data)
+            content = await self._ask(
+                "extract_job", prompts.EXTRACT_JOB, JobPostingContent, data, meter=meter
+            )
         except ModelGaveUp as gave_up:
             return self._fall_back(offline, gave_up)
         posting = JobPosting.model_validate({**content.model_dump(), "url": url})
@@ -164,7 +197,9 @@ class AgentsEngine:
         posting.meta = _model_meta(posting_completeness(posting))
         return posting
 
-    async def optimize(self, resume: Resume, posting: JobPosting) -> Optimization:
+    async def optimize(
+        self, resume: Resume, posting: JobPosting, *, meter: TokenMeter | None = None
+    ) -> Optimization:
         source = ResumeContent.model_validate(resume.model_dump(exclude={"meta"}))
         resume_json = source.model_dump_json(by_alias=True)
         posting_json = posting.model_dump_json(by_alias=True, exclude={"meta", "url"})
@@ -178,7 +213,7 @@ class AgentsEngine:
 
         try:
             draft = await self._ask(
-                "optimize", prompts.OPTIMIZE, TailoringContent, data, check=check
+                "optimize", prompts.OPTIMIZE, TailoringContent, data, check=check, meter=meter
             )
         except ModelGaveUp as gave_up:
             return self._fall_back(await self._offline.optimize(resume, posting), gave_up)
@@ -209,16 +244,62 @@ class AgentsEngine:
         data: str,
         *,
         check: Callable[[Output], list[str]] | None = None,
+        meter: TokenMeter | None = None,
     ) -> Output:
-        """One structured answer, with bounded retries; :class:`ModelGaveUp` when none came."""
+        """One structured answer through the circuit breaker; :class:`ModelGaveUp` when none
+        came."""
+        agent = self._agent(task, instructions, output_type)
+        prompt_tokens = estimate_tokens(instructions, data)
+        if meter is not None:
+            meter.admit(prompt_tokens)  # before the breaker: a refused job takes no trial slot
+        if not self.breaker.admit():
+            log.info("ai.breaker_refused", extra={"task": task})
+            retry_after_s = self.breaker.retry_after_s
+            raise ModelGaveUp(Failure.CIRCUIT_OPEN, status=None, retry_after_s=retry_after_s)
+        try:
+            outcome = await self._attempts(
+                task, agent, output_type, data, check, meter, prompt_tokens
+            )
+        except BaseException:
+            self.breaker.abandoned()  # over budget, cancelled, or a bug: no verdict either way
+            raise
+        if not isinstance(outcome, ModelGaveUp):
+            self.breaker.succeeded()
+            return outcome
+        if outcome.failure.unavailable:
+            self.breaker.failed()
+        else:
+            self.breaker.succeeded()  # it answered, however badly: the provider is up
+        if self.breaker.blocks():
+            outcome.retry_after_s = max(outcome.retry_after_s or 0.0, self.breaker.retry_after_s)
+        raise outcome
+
+    async def _attempts(
+        self,
+        task: str,
+        agent: Agent[Any],
+        output_type: type[Output],
+        data: str,
+        check: Callable[[Output], list[str]] | None,
+        meter: TokenMeter | None,
+        prompt_tokens: int,
+    ) -> Output | ModelGaveUp:
+        """The answer, with bounded retries, or why there is none."""
         from agents import Runner
 
-        agent = self._agent(task, instructions, output_type)
         attempts = self._config.max_retries + 1
         failure, status, retry_after = Failure.INVALID_OUTPUT, None, None
         for attempt in range(1, attempts + 1):
+            if meter is not None and attempt > 1:
+                meter.admit(prompt_tokens)  # the failed answers before were paid for too
             try:
-                result = await Runner.run(agent, data, max_turns=1, run_config=self._run_config)
+                result = await Runner.run(
+                    agent,
+                    data,
+                    max_turns=1,
+                    run_config=self._run_config,
+                    hooks=_metering(meter, prompt_tokens),
+                )
                 output = result.final_output
             except Exception as error:  # classified below; unknown ones are re-raised
                 failure, status, retry_after = _classify(error)
@@ -240,7 +321,9 @@ class AgentsEngine:
             if delay > self._config.max_retry_wait_s:
                 break  # the provider asks for longer than a job should sit; let the job retry
             await self._sleep(delay)
-        raise ModelGaveUp(failure, status=status, retry_after_s=retry_after)
+            if self.breaker.blocks():
+                break  # other calls opened the breaker meanwhile: stop adding to the storm
+        return ModelGaveUp(failure, status=status, retry_after_s=retry_after)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential with jitter: half fixed, half random, capped."""
@@ -299,6 +382,9 @@ class AgentsEngine:
                 "check the AI configuration."
             )
             raise TaskError(message) from None
+        if gave_up.failure.unavailable:
+            reason = _USER_MESSAGES[gave_up.failure]
+            raise ProviderUnavailable(reason, retry_after_s=gave_up.retry_after_s) from None
         message = _USER_MESSAGES[gave_up.failure] + " The job will be retried."
         raise TransientError(message, retry_after_s=gave_up.retry_after_s) from None
 
@@ -310,6 +396,29 @@ def _model_meta(share: float) -> ExtractionMeta:
         confidence_score=round(0.5 + 0.45 * share, 2),
         source_reliability=SourceReliability.MEDIUM,
     )
+
+
+def _metering(meter: TokenMeter | None, prompt_tokens: int) -> RunHooks[Any] | None:
+    """Run hooks that count every answer's tokens on ``meter``, invalid answers included (they
+    were paid for too): as the provider reports them, or estimated when it reports none."""
+    if meter is None:
+        return None
+    from agents import RunHooks
+
+    counted = meter  # narrowed, for the closure
+
+    class Metering(RunHooks[Any]):
+        async def on_llm_end(
+            self, context: RunContextWrapper[Any], agent: Agent[Any], response: ModelResponse
+        ) -> None:
+            usage = response.usage
+            if usage.input_tokens or usage.output_tokens:
+                counted.add(usage.input_tokens, usage.output_tokens)
+                return
+            answer = "".join(item.model_dump_json() for item in response.output)
+            counted.add(prompt_tokens, estimate_tokens(answer))
+
+    return Metering()
 
 
 def _classify(error: Exception) -> tuple[Failure, int | None, float | None]:

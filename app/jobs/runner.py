@@ -80,7 +80,10 @@ class JobRunner:
         try:
             return await self._attempt(job)
         except TaskError as error:
-            await self._failed(saq_job, job, error.kind, error, str(error), error.retry_after_s)
+            spent = (error.exhausted_kind, error.exhausted_message)
+            await self._failed(
+                saq_job, job, error.kind, error, str(error), error.retry_after_s, spent
+            )
         except TimeoutError as error:
             message = "The job took too long and was stopped."
             await self._failed(saq_job, job, ErrorKind.TRANSIENT, error, message, None)
@@ -150,7 +153,10 @@ class JobRunner:
         error: BaseException,
         message: str,
         retry_after_s: float | None,
+        spent: tuple[ErrorKind, str] | None = None,
     ) -> None:
+        """Retry a transient failure while retries are left; else fail, as ``spent`` says
+        when given (a provider that stayed down fails ``llm_unavailable``, not ``transient``)."""
         detail = "".join(traceback.format_exception(error))
         if kind is ErrorKind.TRANSIENT and job.retry_count < job.max_retries:
             delay = self.service.retry_delay(job, retry_after_s)
@@ -160,6 +166,8 @@ class JobRunner:
                 saq_job.retry_backoff = False
                 raise JobRetry(message) from None
             return
+        if spent is not None:
+            kind, message = spent
         if await self.service.fail(job.id, job.attempt, kind, message, detail):
             log.info("job.failed", extra={"error_kind": kind.value})
             saq_job.retries = saq_job.attempts  # not retryable: SAQ records it as failed

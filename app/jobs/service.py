@@ -26,6 +26,7 @@ from saq.job import TERMINAL_STATUSES, Status
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
+from app.budget import TokenBudget
 from app.db import Database, utcnow
 from app.errors import Conflict, ErrorKind, Invalid, NotFound
 from app.jobs import attempts, store
@@ -105,8 +106,10 @@ class JobService:
         running: RunningJobs | None = None,
         clock: Callable[[], datetime] = utcnow,
         metrics: Metrics | None = None,
+        budget: TokenBudget | None = None,
     ) -> None:
         self.db = db
+        self.budget = budget
         self.metrics = metrics or Metrics()
         self.queues = queues
         self.bus = bus
@@ -139,6 +142,7 @@ class JobService:
         spec = self.registry.get(job_type)
         if direct and not spec.direct_submit:
             raise Invalid(f"job type {job_type!r} cannot be submitted directly", field="jobType")
+        await self.ensure_budget(user_id, job_type)
         try:
             data = spec.input_model.model_validate(dict(input_data))
         except pydantic.ValidationError as error:
@@ -210,6 +214,12 @@ class JobService:
         )
         return job
 
+    async def ensure_budget(self, user_id: uuid.UUID, job_type: str) -> None:
+        """An AI job of a user who has used today's token allowance is refused (429 with
+        Retry-After until the allowance resets); other job types always pass."""
+        if self.budget is not None and self.registry.get(job_type).uses_ai:
+            await self.budget.ensure_available(user_id)
+
     async def get(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobRow:
         job = await self.db.read(lambda c: store.get(c, job_id))
         if job is None or job.user_id != user_id:
@@ -276,10 +286,18 @@ class JobService:
         return job
 
     async def retry(
-        self, user_id: uuid.UUID, job_id: uuid.UUID, *, also: Effect | None = None
+        self,
+        user_id: uuid.UUID,
+        job_id: uuid.UUID,
+        *,
+        also: Effect | None = None,
+        check_budget: bool = True,
     ) -> JobRow:
         """A failed or cancelled job runs again: a new attempt of the same job id. ``also`` is
-        written in the same transaction (an admin's audit entry)."""
+        written in the same transaction (an admin's audit entry). A user over their token
+        allowance cannot retry an AI job (an admin can: the job then fails ``over_budget``)."""
+        if check_budget and self.budget is not None and self.budget.limited:
+            await self.ensure_budget(user_id, (await self.get(user_id, job_id)).job_type)
         job = await self._user_change(
             user_id,
             job_id,

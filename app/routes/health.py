@@ -7,6 +7,10 @@ the load balancer until it recovers (``ATSPRO_READY_MAX_LOOP_LAG_MS``, over the 
 It also reports, per queue, the depth and how many worker processes are alive across the fleet
 (heartbeats SAQ workers write to the queue backend, gone ~11 s after a worker stops); a queue with
 no live worker does not make a web process unready: its jobs wait.
+
+``llm`` reports the model provider's circuit breaker (or ``offline`` when no model is configured)
+and never makes the process unready: jobs wait, retry or fall back while the provider is down,
+and HTTP must stay up.
 """
 
 from __future__ import annotations
@@ -68,6 +72,16 @@ async def readyz(container: AppContainer) -> JSONResponse:
     for worker in container.workers:
         checks[f"worker:{worker.name}"] = {"alive": worker.alive, "running": worker.running_count}
         ok = ok and worker.alive
+    breaker = container.llm_breaker
+    checks["llm"] = (
+        {
+            "breaker": breaker.state.value,
+            "consecutiveFailures": breaker.consecutive_failures,
+            "retryAfterS": round(breaker.retry_after_s, 1),
+        }
+        if breaker is not None
+        else "offline"
+    )
     max_lag_ms = container.settings.ready_max_loop_lag_ms
     checks["loop"] = {"lagMs": lag_ms, "maxLagMs": max_lag_ms, "ok": lag_ms <= max_lag_ms}
     ok = ok and lag_ms <= max_lag_ms

@@ -40,4 +40,6 @@ async def metrics(request: Request, container: AppContainer) -> Response:
     collected = container.metrics
     collected.running_jobs.set(sum(worker.running_count for worker in container.workers))
     collected.loop_lag.set(container.loop.lag_s)
+    breaker = container.llm_breaker
+    collected.llm_breaker.set(breaker.state.level if breaker is not None else 0)
     return Response(collected.render(counts), media_type=CONTENT_TYPE_LATEST)

@@ -30,6 +30,7 @@ async def parse(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     settings = request.app.state.container.settings
+    await jobs.ensure_budget(user.id, resume.JOB_TYPE)  # before the upload is stored
     limit = settings.max_upload_bytes
     data = bytearray()
     while chunk := await file.read(READ_CHUNK):

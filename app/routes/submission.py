@@ -34,6 +34,9 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+# The synchronous form's status for a failed job, by error kind (others: 500).
+FAILED_STATUS = {"user": 422, "over_budget": 429, "llm_unavailable": 503}
+
 DEPRECATION = {
     "Deprecation": "true",
     "Link": '</api/jobs/events>; rel="alternate"; title="follow the job over SSE instead"',
@@ -53,7 +56,7 @@ async def answer(
         body = {
             "type": "about:blank",
             "title": "Job failed" if status is JobStatus.FAILED else "Job cancelled",
-            "status": 422 if job.error_kind == "user" else 500,
+            "status": FAILED_STATUS.get(job.error_kind or "", 500),
             "detail": job.error_message,
             "job": _json(job),
         }

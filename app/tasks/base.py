@@ -4,21 +4,29 @@ A task is an ``async def run(ctx: TaskContext, data: In) -> Out`` registered wit
 :class:`TaskSpec`. Tasks raise :class:`app.errors.TransientError` to be retried with backoff or
 :class:`app.errors.UserError` to fail at once with a message the user can act on; anything else is
 an internal error whose traceback only operators see.
+
+Tasks that call the AI engine do it inside ``async with ctx.token_meter() as meter``: the user's
+daily token allowance is checked before (:class:`app.errors.OverBudget` when used up) and what the
+model calls used is stored after, even when the attempt fails or is cancelled.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import anyio
 from pydantic import BaseModel
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
 from app.ai import AIEngine
+from app.ai.usage import TokenMeter
+from app.budget import TokenBudget
 from app.db import Database
 from app.documents import Limits
 from app.fetch import Fetcher
@@ -40,6 +48,7 @@ class TaskServices:
     ai: AIEngine
     fetcher: Fetcher
     document_limits: Limits
+    budget: TokenBudget | None = None  # None: no allowance, nothing counted
 
 
 @dataclass
@@ -64,6 +73,21 @@ class TaskContext:
         """Report ``percent`` (0-100) and the current step; raises if the job was cancelled."""
         await self.report(max(0, min(100, int(percent))), message)
 
+    @asynccontextmanager
+    async def token_meter(self) -> AsyncIterator[TokenMeter]:
+        """A meter for this attempt's model calls against the user's allowance; what they used
+        is stored when the block ends, however it ends."""
+        budget = self.use.budget
+        if budget is None:
+            yield TokenMeter()
+            return
+        meter = await budget.meter(self.user_id)
+        try:
+            yield meter
+        finally:
+            with anyio.CancelScope(shield=True):  # a cancelled job's calls were paid for too
+                await budget.record(self.user_id, meter)
+
     @property
     def seconds_left(self) -> float:
         return self.deadline - time.monotonic()
@@ -80,6 +104,7 @@ class TaskSpec(Generic[In, Out]):
     timeout_s: float = 600.0  # sized for slow AI work, not SAQ's 10 s default
     max_retries: int | None = None  # None: the ATSPRO_MAX_RETRIES setting
     direct_submit: bool = False  # may be submitted through POST /api/jobs
+    uses_ai: bool = False  # counts against the user's daily token allowance (app/budget.py)
     description: str = ""
     # Same input while such a job is pending or running returns that job (e.g. a file's hash).
     dedupe: Callable[[In], str | None] | None = None

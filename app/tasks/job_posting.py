@@ -36,7 +36,8 @@ async def extract_job(ctx: TaskContext, data: JobExtractionInput) -> JobExtracti
     await ctx.progress(5, "Fetching the page")
     page = await services.fetcher.fetch(str(data.url))
     await ctx.progress(50, "Reading the posting")
-    posting = await services.ai.extract_job(page.text, page.url, data.company_name)
+    async with ctx.token_meter() as meter:
+        posting = await services.ai.extract_job(page.text, page.url, data.company_name, meter=meter)
     await ctx.progress(95, "Saving the posting")
     return JobExtractionOutput(
         job_posting_id=new_id(), job_posting=posting, **provenance(posting.meta, started)
@@ -65,5 +66,6 @@ SPEC = TaskSpec(
     timeout_s=180.0,
     dedupe=lambda data: f"url:{data.url}",
     record=record,
+    uses_ai=True,
     description="Extract a job posting from a URL.",
 )

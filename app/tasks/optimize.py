@@ -51,7 +51,8 @@ async def optimize_resume(ctx: TaskContext, data: OptimizeInput) -> OptimizeOutp
     resume = Resume.model_validate(resume_row.data)
     posting = JobPosting.model_validate(posting_row.data)
     await ctx.progress(20, "Matching keywords and tailoring")
-    optimization = await services.ai.optimize(resume, posting)
+    async with ctx.token_meter() as meter:
+        optimization = await services.ai.optimize(resume, posting, meter=meter)
     optimization = optimization.model_copy(
         update={"resume_id": data.resume_id, "job_posting_id": data.job_posting_id}
     )
@@ -88,5 +89,6 @@ SPEC = TaskSpec(
     timeout_s=300.0,
     dedupe=lambda data: f"pair:{data.resume_id}:{data.job_posting_id}",
     record=record,
+    uses_ai=True,
     description="Tailor a resume to a job posting and score the match.",
 )

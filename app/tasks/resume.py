@@ -51,7 +51,8 @@ async def parse_resume(ctx: TaskContext, data: ResumeParseInput) -> ResumeParseO
             "selectable text, a DOCX or a TXT export."
         )
     await ctx.progress(60, "Understanding the resume")
-    resume = await services.ai.parse_resume(document.text)
+    async with ctx.token_meter() as meter:
+        resume = await services.ai.parse_resume(document.text, meter=meter)
     await ctx.progress(95, "Saving the resume")
     return ResumeParseOutput(resume_id=new_id(), resume=resume, **provenance(resume.meta, started))
 
@@ -82,5 +83,6 @@ SPEC = TaskSpec(
     timeout_s=300.0,
     dedupe=lambda data: f"sha256:{data.sha256}",
     record=record,
+    uses_ai=True,
     description="Parse an uploaded resume into a structured Resume.",
 )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.migrate import upgrade
+from app.migrate import alembic_config, upgrade
 from app.models import Base
 
 
@@ -43,3 +45,34 @@ async def test_upgrade_is_idempotent(tmp_path: Path) -> None:
     await anyio.to_thread.run_sync(upgrade, url)
     await anyio.to_thread.run_sync(upgrade, url)
     assert await drift(url) == []
+
+
+async def _down_and_up(url: str) -> None:
+    await anyio.to_thread.run_sync(upgrade, url)
+    await anyio.to_thread.run_sync(lambda: command.downgrade(alembic_config(url), "0004"))
+    assert "token_usage" not in await table_names(url)
+    assert "job_attempts" in await table_names(url)  # only 0005 was undone
+    await anyio.to_thread.run_sync(upgrade, url)
+    assert "token_usage" in await table_names(url)
+    assert await drift(url) == []
+
+
+async def table_names(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_token_usage_migration_downgrades_and_upgrades_on_sqlite(tmp_path: Path) -> None:
+    """L5: migration 0005 (token_usage) goes down to 0004 and back up on SQLite, without drift."""
+    await _down_and_up(f"sqlite+aiosqlite:///{tmp_path / 'down.db'}")
+
+
+async def test_token_usage_migration_downgrades_and_upgrades_on_postgres(
+    postgres_database: str,
+) -> None:
+    """L5: migration 0005 (token_usage) goes down to 0004 and back up on PostgreSQL."""
+    await _down_and_up(postgres_database)

@@ -859,7 +859,7 @@ export interface components {
          * @description How a task failure is handled and what the user sees.
          * @enum {string}
          */
-        ErrorKind: "transient" | "user" | "internal" | "cancelled";
+        ErrorKind: "transient" | "user" | "internal" | "cancelled" | "llm_unavailable" | "over_budget";
         /**
          * Experience
          * @description One position. Dates are ``YYYY-MM`` or ``YYYY``; an ongoing position ends ``Present``.

@@ -18,6 +18,8 @@ export const ERROR_KINDS: Readonly<Record<string, string>> = {
   transient: "Transient (retries used up)",
   user: "User input",
   cancelled: "Cancelled",
+  llm_unavailable: "AI provider unavailable",
+  over_budget: "Daily AI allowance used up",
 };
 
 export interface DeadLetterFilter {

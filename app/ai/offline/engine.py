@@ -7,6 +7,8 @@ serves HTTP and SSE in the default single-process mode.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from anyio import to_thread
 
 from app.ai.offline.evidence import unsupported
@@ -23,19 +25,28 @@ from app.ai.schemas import (
     SourceReliability,
 )
 
+if TYPE_CHECKING:
+    from app.ai.usage import TokenMeter
+
 KEYWORDS_FOR_FULL_CONFIDENCE = 10
 
 
 class OfflineEngine:
-    """Heuristic parsing, JSON-LD and page extraction, keyword scoring and safe tailoring."""
+    """Heuristic parsing, JSON-LD and page extraction, keyword scoring and safe tailoring.
 
-    async def parse_resume(self, text: str) -> Resume:
+    It calls no model, so it spends no provider tokens and leaves any ``meter`` alone."""
+
+    async def parse_resume(self, text: str, *, meter: TokenMeter | None = None) -> Resume:
         return await to_thread.run_sync(parse_resume_text, text)
 
-    async def extract_job(self, html: str, url: str, company_hint: str | None) -> JobPosting:
+    async def extract_job(
+        self, html: str, url: str, company_hint: str | None, *, meter: TokenMeter | None = None
+    ) -> JobPosting:
         return await to_thread.run_sync(extract_posting, html, url, company_hint)
 
-    async def optimize(self, resume: Resume, posting: JobPosting) -> Optimization:
+    async def optimize(
+        self, resume: Resume, posting: JobPosting, *, meter: TokenMeter | None = None
+    ) -> Optimization:
         return await to_thread.run_sync(optimize_offline, resume, posting)
 
     async def aclose(self) -> None:
