@@ -10,6 +10,7 @@ the rest go back to the queue without spending a retry), then connections close.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,6 +85,10 @@ async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIter
             else None
         )
         ai = make_engine(ai_config, breaker=breaker)
+        if ai_config.uses_model:
+            # The SDK's import takes seconds of CPU: pay it now, on a thread, not in the first
+            # job, where it held the event loop (and so every request) for ~2 s.
+            await anyio.to_thread.run_sync(importlib.import_module, "agents")
         fetcher = Fetcher(allow_hosts=parse_allow_hosts(settings.fetch_allow_hosts))
         # A plain asyncio task, not a task group: an error in the caller's block (a CLI command's
         # AppError, say) must come out as itself, not wrapped in an ExceptionGroup.
