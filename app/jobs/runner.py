@@ -74,7 +74,7 @@ class JobRunner:
             raise WorkerDraining("worker is shutting down")
         try:
             job = await self.service.start(uuid.UUID(job_id), worker_id=self.worker_id)
-        except Exception as error:
+        except (*STORE_DOWN, OSError) as error:  # OSError: asyncpg cannot connect, say
             # Not claimed, so not started: SAQ's own retry would come back at once, thousands
             # of times a second, each with a traceback (and each one written to the queue).
             raise self._store_unavailable(saq_job, job_id, error) from None
