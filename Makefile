@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench bench-peers bench-load bench-profile migrate clean web web-test api-types
+.PHONY: run test soak lint typecheck format bench bench-peers bench-load bench-profile migrate clean web web-test api-types
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test: $(STAMP) $(WEB_BUILD)
 	$(BIN)/mypy
 	cd web && npm test
 	ATSPRO_REQUIRE_E2E=1 $(BIN)/pytest
+
+## soak: the SQLite soak (check D2) for the 60 s of the reliability note; the suite runs 15 s
+soak: $(STAMP)
+	ATSPRO_SOAK_S=$${ATSPRO_SOAK_S:-60} $(BIN)/pytest tests/reliability/test_sqlite_soak.py -q -s
 
 ## web-test: the web app's type check and unit tests (vitest)
 web-test: $(WEB_DEPS)

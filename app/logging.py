@@ -89,5 +89,7 @@ def configure_logging(level: str = "info") -> None:
 
 def quiet_saq_control_flow() -> None:
     logging.getLogger("saq").addFilter(
-        ExpectedControlFlow("JobRetry", "JobFailed", "JobDeferred", "WorkerDraining")
+        ExpectedControlFlow(
+            "JobRetry", "JobFailed", "JobDeferred", "WorkerDraining", "StoreUnavailable"
+        )
     )

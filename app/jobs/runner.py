@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import traceback
 import uuid
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.errors import INTERNAL_USER_MESSAGE, ErrorKind, TaskError, UserError
 from app.jobs.service import Deferred, JobService
@@ -28,6 +30,11 @@ from app.tasks.base import TaskContext, TaskServices
 log = logging.getLogger("atspro.jobs")
 
 SaqFunction = Callable[..., Awaitable[Any]]
+
+# Our job table could not be read or written (disk full, read-only file, database down or
+# locked). Not the job's fault: nothing about it is recorded, and it is never failed for it.
+STORE_DOWN = (OperationalError, InterfaceError)
+STORE_RETRY_S = 1.0  # SAQ offers the job again after about this long, not at once
 
 
 class JobRetry(Exception):
@@ -46,6 +53,10 @@ class WorkerDraining(Exception):
     """A job claimed while the worker shuts down goes straight back to the queue."""
 
 
+class StoreUnavailable(Exception):
+    """Tells SAQ to offer the job again later: the job table cannot be written right now."""
+
+
 class JobRunner:
     def __init__(
         self, service: JobService, *, worker_id: str, services: TaskServices | None = None
@@ -62,7 +73,12 @@ class JobRunner:
         saq_job = ctx["job"]
         if self.draining:
             raise WorkerDraining("worker is shutting down")
-        job = await self.service.start(uuid.UUID(job_id), worker_id=self.worker_id)
+        try:
+            job = await self.service.start(uuid.UUID(job_id), worker_id=self.worker_id)
+        except (*STORE_DOWN, OSError) as error:  # OSError: asyncpg cannot connect, say
+            # Not claimed, so not started: SAQ's own retry would come back at once, thousands
+            # of times a second, each with a traceback (and each one written to the queue).
+            raise self._store_unavailable(saq_job, job_id, error) from None
         if job is None:
             return None  # cancelled, finished, or running elsewhere: nothing to do
         if isinstance(job, Deferred):
@@ -74,7 +90,23 @@ class JobRunner:
             job_id=job_id, job_type=job.job_type, user_id=str(job.user_id), attempt=job.attempt
         ):
             log.info("job.started")
-            return await self._outcome(saq_job, job)
+            try:
+                return await self._outcome(saq_job, job)
+            except STORE_DOWN as error:
+                # The outcome (or the failure to record) could not be written. The row stays
+                # running on its lease: the reaper, or SAQ's next offer once the lease has
+                # lapsed, runs the job again without spending a retry.
+                raise self._store_unavailable(saq_job, job_id, error) from None
+
+    def _store_unavailable(self, saq_job: Any, job_id: str, error: Exception) -> StoreUnavailable:
+        log.warning(
+            "job.store_unavailable",
+            extra={"job_id": job_id, "error": type(error).__name__, "detail": str(error)[:200]},
+        )
+        saq_job.retries += 1  # an outage is not an attempt
+        saq_job.retry_delay = STORE_RETRY_S * random.uniform(1.0, 1.5)  # noqa: S311 (jitter)
+        saq_job.retry_backoff = False
+        return StoreUnavailable(job_id)
 
     async def _outcome(self, saq_job: Any, job: JobRow) -> dict[str, Any] | None:
         try:
@@ -87,6 +119,8 @@ class JobRunner:
         except TimeoutError as error:
             message = "The job took too long and was stopped."
             await self._failed(saq_job, job, ErrorKind.TRANSIENT, error, message, None)
+        except STORE_DOWN:
+            raise  # our table failed us, not the task: see run()
         except asyncio.CancelledError:
             # Shutdown (or SAQ's own abort): put it back without spending a retry.
             with anyio.CancelScope(shield=True):

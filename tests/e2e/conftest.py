@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from playwright.sync_api import (
@@ -29,6 +29,7 @@ from playwright.sync_api import (
 
 from app.web import DEFAULT_WEB_DIR
 from tests.fixtures.ai_samples import JSONLD_POSTING
+from tests.fixtures.hostile import HOSTILE_POSTING
 from tests.reliability.process import AppProcess, app_process
 
 CHROMIUM_ARGS = [
@@ -92,11 +93,16 @@ def browser() -> Iterator[Browser]:
 
 
 class _Board(BaseHTTPRequestHandler):
+    PAGES: ClassVar[dict[str, str]] = {
+        "/jobs/4012": JSONLD_POSTING,
+        "/jobs/hostile": HOSTILE_POSTING,  # stored-XSS payloads in every field (U8)
+    }
+
     def do_GET(self) -> None:
-        if self.path != "/jobs/4012":
+        if self.path not in self.PAGES:
             self.send_error(404)
             return
-        body = JSONLD_POSTING.encode()
+        body = self.PAGES[self.path].encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
