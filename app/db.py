@@ -26,6 +26,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from sqlalchemy import DateTime, Insert, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeDecorator
@@ -278,7 +279,15 @@ class Prepared:
             value = params.get(name, default)
             values.append(value if process is None else process(value))
         driver: Any = connection.connection.driver_connection
-        cursor = driver.execute(self.sql, values)
+        dbapi = connection.dialect.loaded_dbapi
+        try:
+            rows = driver.execute(self.sql, values).fetchall()
+        except dbapi.Error as error:
+            # As SQLAlchemy raises it (OperationalError, IntegrityError…), so callers handle a
+            # full disk or a lock the same way on this path as on every other.
+            raise DBAPIError.instance(
+                self.sql, values, error, dbapi.Error, dialect=connection.dialect
+            ) from error
         if not self.readers:
             return []
         readers = self.readers
@@ -287,7 +296,7 @@ class Prepared:
                 value if read is None else read(value)
                 for read, value in zip(readers, row, strict=True)
             )
-            for row in cursor.fetchall()
+            for row in rows
         ]
 
 

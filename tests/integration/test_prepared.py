@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, text
+from sqlalchemy import exc, insert, select, text
 
 from app.db import SQLiteDatabase, execute
 from app.jobs import store
@@ -159,3 +159,14 @@ def test_prepared_rows_read_back_through_core(engine: Any) -> None:
             select(jobs.c.id).where(jobs.c.created_at == now, jobs.c.user_id == OWNER)
         ).scalar_one()
     assert found == job_id
+
+
+def test_prepared_errors_are_raised_as_sqlalchemy_raises_them(engine: Any) -> None:
+    """A failing prepared statement raises SQLAlchemy's exception for it (here the job's id is
+    taken: IntegrityError), so outage and conflict handling is the same on both paths."""
+    job_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        execute(connection, store.INSERT_JOB, job_values(job_id, now, {}))
+    with engine.begin() as connection, pytest.raises(exc.IntegrityError):
+        execute(connection, store.INSERT_JOB, job_values(job_id, now, {}))
