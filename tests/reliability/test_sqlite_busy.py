@@ -36,7 +36,11 @@ def test_jobs_and_submits_wait_out_a_held_write_lock(tmp_path: Path, database: s
     hold are accepted, reads answer at once, and neither answers nor logs mention a locked
     database."""
     data = tmp_path / "data"
-    with app_process(data, ATSPRO_RATE_LIMIT_SUBMIT="off", ATSPRO_LOG_LEVEL="info") as app:
+    # Leases outlast the hold: a 3 s stall must not cost a job a second attempt (with the
+    # suite's 2 s leases the reaper sometimes, rightly, took over a job whose renewal waited).
+    with app_process(
+        data, ATSPRO_RATE_LIMIT_SUBMIT="off", ATSPRO_LOG_LEVEL="info", ATSPRO_LEASE_S="10"
+    ) as app:
         app.start()
         api = Api(app, app.create_user("busy@example.com"))
         jobs = [api.submit(seconds=0.3 * (n % 4), steps=3, echo=n)["id"] for n in range(12)]
