@@ -7,11 +7,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import Row, select
+from sqlalchemy import select
 
 from app.container import Container
 from app.errors import ErrorKind
 from app.jobs import attempts
+from app.jobs.service import Deferred
 from app.lifespan import build
 from app.models import BackgroundJob, JobAttempt
 from app.settings import Settings
@@ -64,7 +65,9 @@ async def test_each_attempt_is_opened_and_closed_by_its_status_change(
     job = await jobs.submit(user.id, "diagnostic.echo", {})
 
     first = await jobs.start(job.id, worker_id="host/1/default")
-    assert isinstance(first, Row)
+    assert first is not None
+    assert not isinstance(first, Deferred)
+    assert first.status == "running"
     [opened] = await history(container, job.id)
     assert (opened.attempt, opened.outcome, opened.worker_id) == (1, "running", "host/1/default")
     assert opened.finished_at is None
