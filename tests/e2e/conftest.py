@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -195,6 +196,27 @@ def watch(browser: Browser, server: AppProcess, request: pytest.FixtureRequest) 
     for watched in opened:
         watched.context.close()
     assert not errors, "\n".join(errors)
+
+
+def make_admin(server: AppProcess, email: str) -> str:
+    """An admin made with the CLI (as operators do), given a password so a browser can sign in;
+    its API token."""
+    token = server.cli("user", "create", email, "--admin").strip().splitlines()[-1]
+    response = httpx.post(
+        f"{server.base_url}/api/auth/password",
+        json={"newPassword": PASSWORD},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 204, response.text
+    return token
+
+
+def sign_in(page: Page, email: str) -> None:
+    page.goto("/sign-in/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("account-email")).to_have_text(email)
 
 
 def sign_up(page: Page, email: str) -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PASSWORD, Watched, sign_up
+from tests.e2e.conftest import Watched, make_admin, sign_in, sign_up
 from tests.reliability.process import AppProcess
 
 Open = Callable[..., Watched]
@@ -62,19 +62,7 @@ def _eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> No
 @pytest.fixture(scope="module")
 def admin(server: AppProcess) -> Client:
     """An admin made with the CLI (as operators do), given a password so a browser can sign in."""
-    token = server.cli("user", "create", ADMIN_EMAIL, "--admin").strip().splitlines()[-1]
-    client = Client(server, token)
-    response = client.call("POST", "/api/auth/password", json={"newPassword": PASSWORD})
-    assert response.status_code == 204, response.text
-    return client
-
-
-def sign_in(page: Page, email: str) -> None:
-    page.goto("/sign-in/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("account-email")).to_have_text(email)
+    return Client(server, make_admin(server, ADMIN_EMAIL))
 
 
 def admin_page(watch: Open, admin: Client) -> tuple[Watched, Page]:

@@ -9,11 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PASSWORD, Watched, sign_up
+from tests.e2e.conftest import Watched, make_admin, sign_in, sign_up
 from tests.fixtures.hostile import (
     HOSTILE_COMPANY,
     HOSTILE_RESUME,
@@ -121,20 +120,10 @@ def test_hostile_text_is_rendered_as_text_on_every_page(
         assert_inert(mallory, page, f"job-{job['jobType']}")
 
     # The admin console shows a job's input and result as data.
-    token = server.cli("user", "create", ADMIN_EMAIL, "--admin").strip().splitlines()[-1]
-    response = httpx.post(
-        f"{server.base_url}/api/auth/password",
-        json={"newPassword": PASSWORD},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 204, response.text
+    make_admin(server, ADMIN_EMAIL)
     ops = watch("ops")
     admin = ops.page()
-    admin.goto("/sign-in/")
-    admin.get_by_label("Email").fill(ADMIN_EMAIL)
-    admin.get_by_label("Password").fill(PASSWORD)
-    admin.get_by_role("button", name="Sign in").click()
-    expect(admin.get_by_test_id("account-email")).to_have_text(ADMIN_EMAIL)
+    sign_in(admin, ADMIN_EMAIL)
     admin.goto(f"/admin/jobs/detail/?id={echo['id']}")
     expect(admin.get_by_test_id("inspect-input")).to_contain_text(SCRIPT)
     assert_inert(ops, admin, "admin-job-detail", SCRIPT)

@@ -7,11 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PASSWORD, Watched, sign_up
+from tests.e2e.conftest import PASSWORD, Watched, make_admin, sign_in, sign_up
 from tests.fixtures.documents import resume_pdf
 from tests.reliability.process import AppProcess
 
@@ -204,19 +203,10 @@ def test_phone_keyboard_sign_out_and_back_in(watch: Open, server: AppProcess) ->
 
 def test_admin_sees_the_admin_section(watch: Open, server: AppProcess) -> None:
     """Admins get an Admin section linking the queue monitor; other users do not."""
-    token = server.cli("user", "create", "root@example.com", "--admin").strip().splitlines()[-1]
-    response = httpx.post(
-        f"{server.base_url}/api/auth/password",
-        json={"newPassword": PASSWORD},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 204, response.text
+    make_admin(server, "root@example.com")
     admin = watch("admin")
     page = admin.page()
-    page.goto("/sign-in/")
-    page.get_by_label("Email").fill("root@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "root@example.com")
     admin_nav = page.get_by_role("group", name="Admin")
     expect(admin_nav.get_by_role("link", name="Queue monitor")).to_have_attribute(
         "href", "/admin/queues/"
