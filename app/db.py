@@ -265,7 +265,7 @@ class Prepared:
             for name in compiled.positiontup
             for bind in (compiled.binds[name],)
         ]
-        returning = list(statement.exported_columns) if statement._returning else []
+        returning = list(statement.exported_columns)  # the RETURNING columns, if any
         self.readers = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in returning
