@@ -158,6 +158,16 @@ class SQLiteQueue(Queue):
             return None
         return await self._connection[1].dequeue(timeout)
 
+    async def dequeue_many(self, wanted: int, timeout: float) -> list[Job]:  # noqa: ASYNC109
+        """Up to ``wanted`` claimed jobs from one claim statement, or none after ``timeout``
+        seconds (for a worker that fills all its free slots at once)."""
+        if self._connection is None:
+            if not self._was_connected:
+                raise RuntimeError(f"{self!r} is not connected: await queue.connect() first")
+            await asyncio.sleep(timeout or 1.0)
+            return []
+        return await self._connection[1].dequeue_many(wanted, timeout)
+
     async def schedule(self, lock: int = 1) -> list[str]:
         """Called by the Worker every second; timers already cover scheduled jobs, so this is only
         a safety net that lets idle dequeuers look again."""
@@ -270,6 +280,43 @@ class SQLiteQueue(Queue):
             partial(sql.changes, statement, params),
             on_commit=lambda _: store.publish(self.name, job.key, status.value),
         )
+
+    async def finish_many(self, outcomes: Sequence[tuple[Job, Status, Any, str | None]]) -> None:
+        """``finish`` for many jobs (job, status, result, error) in one write: what a worker
+        that finishes jobs in groups calls instead of one ``finish`` per job."""
+        if not outcomes:
+            return
+        finished_at = now()
+        expire_base = now_seconds()
+        statements = []
+        for job, status, result, error in outcomes:
+            self._unmarked.discard(job.key)
+            job.status, job.result, job.error, job.completed = status, result, error, finished_at
+            if status == Status.COMPLETE:
+                job.progress = 1.0
+                self.complete += 1
+            elif status == Status.FAILED:
+                self.failed += 1
+            elif status == Status.ABORTED:
+                self.aborted += 1
+            params = {
+                "queue": self.name,
+                "key": job.key,
+                "status": Status(status).value,
+                "job": self.serialize(job),
+                "expire_at": expire_base + job.ttl if job.ttl > 0 else None,
+            }
+            statements.append((sql.DELETE if job.ttl < 0 else sql.FINISH, params))
+        store = self._store
+
+        def announce(_: Any) -> None:
+            for job, status, _result, _error in outcomes:
+                store.publish(self.name, job.key, Status(status).value)
+
+        await store.run(partial(sql.changes_many, statements), on_commit=announce)
+        if logger.isEnabledFor(logging.INFO):
+            for job, *_ in outcomes:
+                logger.info("Finished %s", job.info(logger.isEnabledFor(logging.DEBUG)))
 
     async def _retry(self, job: Job, error: str | None) -> None:
         """Back to ``queued``, due after ``job.next_retry_delay()`` (now when there is none)."""

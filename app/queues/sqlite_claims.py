@@ -82,6 +82,38 @@ class Claimer:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
 
+    async def dequeue_many(self, wanted: int, timeout: float) -> list[Job]:  # noqa: ASYNC109
+        """Up to ``wanted`` jobs from one claim round (none if ``timeout`` runs out first).
+
+        ``wanted`` waiters line up together, so one statement claims for all of them; a round
+        hands out its jobs in one go, so once the first waiter has its job the round is over.
+        """
+        loop = asyncio.get_running_loop()
+        waiters: list[asyncio.Future[Job | None]] = [loop.create_future() for _ in range(wanted)]
+        self._waiters.extend(waiters)
+        self._kick()
+        try:
+            await asyncio.wait(waiters[:1], timeout=timeout)
+        except asyncio.CancelledError:
+            taken = self._collect(waiters)
+            if taken:
+                self._give_back(taken)
+            raise
+        return self._collect(waiters)
+
+    def _collect(self, waiters: list[asyncio.Future[Job | None]]) -> list[Job]:
+        """The jobs handed to ``waiters``; the rest stop waiting."""
+        jobs = []
+        for waiter in waiters:
+            if waiter.done():
+                if not waiter.cancelled() and (job := waiter.result()) is not None:
+                    jobs.append(job)
+            else:
+                waiter.cancel()
+        if any(waiter.done() for waiter in self._waiters):
+            self._waiters = collections.deque(w for w in self._waiters if not w.done())
+        return jobs
+
     def wake(self) -> None:
         """A job may have become claimable: claim for whoever is waiting."""
         self._may_have_jobs = True

@@ -237,6 +237,11 @@ def changes(statement: str, params: dict[str, Any], conn: sqlite3.Connection) ->
     return conn.execute(statement, params).rowcount
 
 
+def changes_many(statements: list[tuple[str, dict[str, Any]]], conn: sqlite3.Connection) -> int:
+    """Run each (statement, params) in turn; the rows they changed, in all."""
+    return sum(conn.execute(statement, params).rowcount for statement, params in statements)
+
+
 def scalar(statement: str, params: dict[str, Any], conn: sqlite3.Connection) -> Any:
     row = conn.execute(statement, params).fetchone()
     return row[0] if row else None

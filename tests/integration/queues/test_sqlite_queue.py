@@ -237,3 +237,88 @@ def test_make_queue_picks_the_backend_from_the_url() -> None:
         make_queue("amqp://secret@host/", "default")
     with pytest.raises(ValueError, match="sqlite:///"):
         make_queue("sqlite://relative.db", "default")
+
+
+async def test_dequeue_many_claims_up_to_the_number_asked_for(
+    open_sqlite_queue: QueueFactory,
+) -> None:
+    """One call claims as many jobs as asked for (fewer if fewer wait), all active, none twice;
+    an empty queue gives none once the timeout has run out."""
+    queue = await open_sqlite(open_sqlite_queue)
+    keys = [f"many-{i}" for i in range(5)]
+    for key in keys:
+        await queue.enqueue("noop", key=key)
+
+    with anyio.fail_after(10):
+        first = await queue.dequeue_many(3, timeout=5)
+        second = await queue.dequeue_many(3, timeout=5)
+    assert len(first) == 3
+    assert len(second) == 2
+    claimed = [job.key for job in first + second]
+    assert sorted(claimed) == sorted(keys)
+    for key in claimed:
+        assert (await stored(queue, key)).status == Status.ACTIVE
+
+    began = time.monotonic()
+    assert await queue.dequeue_many(3, timeout=0.3) == []
+    assert time.monotonic() - began >= 0.25
+
+
+async def test_cancelled_dequeue_many_loses_no_job(open_sqlite_queue: QueueFactory) -> None:
+    """Cancelling ``dequeue_many`` at any point hands its claimed jobs back to the queue."""
+    queue = await open_sqlite(open_sqlite_queue)
+    keys = [f"y-{i}" for i in range(30)]
+    for key in keys:
+        await queue.enqueue("noop", key=key)
+    received: list[str] = []
+    rng = random.Random(11)
+
+    for _ in range(12):
+        task = asyncio.create_task(queue.dequeue_many(3, timeout=5))
+        for _ in range(rng.randrange(8)):
+            await asyncio.sleep(0)
+        task.cancel()
+        outcome = (await asyncio.gather(task, return_exceptions=True))[0]
+        if isinstance(outcome, list):
+            received.extend(job.key for job in outcome)
+
+    with anyio.fail_after(30):
+        while batch := await queue.dequeue_many(4, timeout=0.5):
+            received.extend(job.key for job in batch)
+    assert sorted(received) == sorted(keys)
+
+
+async def test_finish_many_writes_every_outcome_and_tells_listeners(
+    open_sqlite_queue: QueueFactory,
+) -> None:
+    """``finish_many`` stores each job's own status, result and error in one write, and the
+    queue's listeners hear of each."""
+    queue = await open_sqlite(open_sqlite_queue)
+    for key in ("done", "broken", "stopped"):
+        await queue.enqueue("noop", key=key)
+    jobs = {job.key: job for job in await queue.dequeue_many(3, timeout=5)}
+    assert set(jobs) == {"done", "broken", "stopped"}
+    heard: dict[str, Status] = {}
+
+    def callback(key: str, status: Status) -> bool:
+        if status in (Status.COMPLETE, Status.FAILED, Status.ABORTED):
+            heard[key] = status
+        return len(heard) == 3
+
+    listening = asyncio.create_task(queue.listen(list(jobs), callback, timeout=10))
+    await asyncio.sleep(0.1)
+    await queue.finish_many(
+        [
+            (jobs["done"], Status.COMPLETE, {"ok": True}, None),
+            (jobs["broken"], Status.FAILED, None, "it broke"),
+            (jobs["stopped"], Status.ABORTED, None, "cancelled"),
+        ]
+    )
+    with anyio.fail_after(10):
+        await listening
+    assert heard == {"done": Status.COMPLETE, "broken": Status.FAILED, "stopped": Status.ABORTED}
+    done, broken = await stored(queue, "done"), await stored(queue, "broken")
+    assert (done.status, done.result, done.progress) == (Status.COMPLETE, {"ok": True}, 1.0)
+    assert (broken.status, broken.error) == (Status.FAILED, "it broke")
+    assert (await stored(queue, "stopped")).status == Status.ABORTED
+    assert (queue.complete, queue.failed, queue.aborted) == (1, 1, 1)
