@@ -261,14 +261,17 @@ class Prepared:
         self.statement = statement  # keeps id(statement), the cache key, from being reused
         self.sql: str = compiled.string
         self.binds: list[tuple[str, Any, Callable[[Any], Any] | None]] = [
-            (name, bind.value, bind.type.dialect_impl(dialect).bind_processor(dialect))
+            (name, bind.value, _writer(bind.type, dialect))
             for name in compiled.positiontup
             for bind in (compiled.binds[name],)
         ]
         returning = list(statement.exported_columns)  # the RETURNING columns, if any
+        self.returns = bool(returning)
+        # (position, converter) of each column whose stored value is converted when read.
         self.readers = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in returning
+            (index, read)
+            for index, column in enumerate(returning)
+            if (read := _reader(column.type, dialect)) is not None
         ]
         fields = [str(column.key) for column in returning]
         self.record: Any = collections.namedtuple("Record", fields)  # type: ignore[misc]
@@ -288,16 +291,45 @@ class Prepared:
             raise DBAPIError.instance(
                 self.sql, values, error, dbapi.Error, dialect=connection.dialect
             ) from error
-        if not self.readers:
+        if not self.returns:
             return []
-        readers = self.readers
-        return [
-            self.record._make(
-                value if read is None else read(value)
-                for read, value in zip(readers, row, strict=True)
-            )
-            for row in rows
-        ]
+        records = []
+        for row in rows:
+            values = list(row)
+            for index, read in self.readers:
+                value = values[index]
+                if value is not None:  # NULL reads as None whatever the type
+                    values[index] = read(value)
+            records.append(self.record._make(values))
+        return records
+
+
+def _utc_to_text(value: datetime | None) -> str | None:
+    """``UTCDateTime`` then SQLite's ``DATETIME`` bind processor, in one C call: the same text
+    (``YYYY-MM-DD HH:MM:SS.ffffff``), a third of the time (tests/integration/test_prepared.py)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _utc_from_text(value: str) -> datetime:
+    """SQLite's ``DATETIME`` result processor then ``UTCDateTime``, in one C call."""
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _writer(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _utc_to_text
+    return type_.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+def _reader(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime):
+        return _utc_from_text
+    return type_.dialect_impl(dialect).result_processor(dialect, None)  # type: ignore[no-any-return]
 
 
 _prepared: dict[tuple[int, frozenset[str]], Prepared] = {}
