@@ -27,6 +27,7 @@ from app.db import make_database
 from app.documents import Limits
 from app.entities.service import EntityService
 from app.fetch import Fetcher, parse_allow_hosts
+from app.jobs.batch_worker import BatchWorker
 from app.jobs.cleanup import run_cleanup
 from app.jobs.clock import DatabaseClock
 from app.jobs.events import make_bus
@@ -39,6 +40,7 @@ from app.locks import make_locks
 from app.logging import quiet_saq_control_flow
 from app.metrics import Metrics
 from app.migrate import upgrade
+from app.queues.sqlite import SQLiteQueue
 from app.settings import Mode, Settings
 from app.tasks.base import TaskServices
 from app.tasks.registry import TaskRegistry
@@ -169,7 +171,8 @@ async def _start_workers(container: Container, tasks: anyio.abc.TaskGroup) -> No
         runner = JobRunner(
             container.jobs, worker_id=worker_id(name), services=container.task_services
         )
-        worker = AppWorker(name, queue, runner, concurrency=settings.concurrency(name))
+        kind = BatchWorker if isinstance(queue, SQLiteQueue) else AppWorker
+        worker = kind(name, queue, runner, concurrency=settings.concurrency(name))
         container.workers.append(worker)
         tasks.start_soon(worker.run)
     with anyio.fail_after(30):

@@ -15,7 +15,7 @@ import random
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -57,6 +57,10 @@ class StoreUnavailable(Exception):
     """Tells SAQ to offer the job again later: the job table cannot be written right now."""
 
 
+# What starting a job gave: its row, None (nothing to do), Deferred, or the exception for SAQ.
+Started = JobRow | Deferred | None | Exception
+
+
 class JobRunner:
     def __init__(
         self, service: JobService, *, worker_id: str, services: TaskServices | None = None
@@ -70,33 +74,54 @@ class JobRunner:
         return [(spec.name, self.run) for spec in self.service.registry]
 
     async def run(self, ctx: dict[str, Any], *, job_id: str) -> dict[str, Any] | None:
+        """SAQ's function for one job: start it in our table, then run it."""
         saq_job = ctx["job"]
+        (started,) = await self.start_many([saq_job])
+        return await self.execute(saq_job, started)
+
+    async def start_many(self, saq_jobs: Sequence[Any]) -> list[Started]:
+        """Start these SAQ jobs in our table, in one transaction: for each, its row to run,
+        None (nothing to do) or Deferred; or the exception SAQ must get (draining, outage)."""
         if self.draining:
-            raise WorkerDraining("worker is shutting down")
+            return [WorkerDraining("worker is shutting down") for _ in saq_jobs]
+        job_ids = [uuid.UUID(saq_job.kwargs["job_id"]) for saq_job in saq_jobs]
         try:
-            job = await self.service.start(uuid.UUID(job_id), worker_id=self.worker_id)
+            return list(await self.service.start_many(job_ids, worker_id=self.worker_id))
         except (*STORE_DOWN, OSError) as error:  # OSError: asyncpg cannot connect, say
             # Not claimed, so not started: SAQ's own retry would come back at once, thousands
             # of times a second, each with a traceback (and each one written to the queue).
-            raise self._store_unavailable(saq_job, job_id, error) from None
+            return [
+                self._store_unavailable(saq_job, str(job_id), error)
+                for saq_job, job_id in zip(saq_jobs, job_ids, strict=True)
+            ]
+
+    async def execute(
+        self, saq_job: Any, started: Started, on_ran: Callable[[], None] | None = None
+    ) -> dict[str, Any] | None:
+        """Run a job ``start_many`` returned; raises what SAQ must do with its queue entry.
+        ``on_ran`` is called once the task's own code has returned, before its outcome is
+        written (a worker may start the next job meanwhile)."""
+        if isinstance(started, Exception):
+            raise started
+        job = started
         if job is None:
             return None  # cancelled, finished, or running elsewhere: nothing to do
         if isinstance(job, Deferred):
             saq_job.retries += 1  # waiting for a slot is not an attempt
             saq_job.retry_delay = job.delay_s
             saq_job.retry_backoff = False
-            raise JobDeferred(job_id)
+            raise JobDeferred(saq_job.kwargs["job_id"])
         with bind(
-            job_id=job_id, job_type=job.job_type, user_id=str(job.user_id), attempt=job.attempt
+            job_id=str(job.id), job_type=job.job_type, user_id=str(job.user_id), attempt=job.attempt
         ):
             log.info("job.started")
             try:
-                return await self._outcome(saq_job, job)
+                return await self._outcome(saq_job, job, on_ran)
             except STORE_DOWN as error:
                 # The outcome (or the failure to record) could not be written. The row stays
                 # running on its lease: the reaper, or SAQ's next offer once the lease has
                 # lapsed, runs the job again without spending a retry.
-                raise self._store_unavailable(saq_job, job_id, error) from None
+                raise self._store_unavailable(saq_job, str(job.id), error) from None
 
     def _store_unavailable(self, saq_job: Any, job_id: str, error: Exception) -> StoreUnavailable:
         log.warning(
@@ -108,9 +133,11 @@ class JobRunner:
         saq_job.retry_backoff = False
         return StoreUnavailable(job_id)
 
-    async def _outcome(self, saq_job: Any, job: JobRow) -> dict[str, Any] | None:
+    async def _outcome(
+        self, saq_job: Any, job: JobRow, on_ran: Callable[[], None] | None = None
+    ) -> dict[str, Any] | None:
         try:
-            return await self._attempt(job)
+            return await self._attempt(job, on_ran)
         except TaskError as error:
             spent = (error.exhausted_kind, error.exhausted_message)
             await self._failed(
@@ -130,7 +157,9 @@ class JobRunner:
             await self._failed(saq_job, job, ErrorKind.INTERNAL, error, INTERNAL_USER_MESSAGE, None)
         return None
 
-    async def _attempt(self, job: JobRow) -> dict[str, Any] | None:
+    async def _attempt(
+        self, job: JobRow, on_ran: Callable[[], None] | None = None
+    ) -> dict[str, Any] | None:
         spec = self.service.registry.get(job.job_type)
         try:
             data = spec.input_model.model_validate(job.input_data)
@@ -151,6 +180,8 @@ class JobRunner:
                 services=self.services,
             )
             output = await spec.run(context, data)
+        if on_ran is not None:
+            on_ran()
         if scope.cancelled_caught and anyio.current_time() >= timeout_at:
             raise TimeoutError(f"the job ran past its {spec.timeout_s} s deadline")
         if scope.cancelled_caught:

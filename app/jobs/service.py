@@ -362,54 +362,72 @@ class JobService:
     async def start(self, job_id: uuid.UUID, *, worker_id: str) -> JobRow | Deferred | None:
         """Claim the job for a new attempt; None if it must not run (cancelled, done, or
         running elsewhere with a live lease); Deferred if its user is at the running cap."""
+        return (await self.start_many([job_id], worker_id=worker_id))[0]
+
+    async def start_many(
+        self, job_ids: Sequence[uuid.UUID], *, worker_id: str
+    ) -> Sequence[JobRow | Deferred | None]:
+        """``start`` for each job, in one transaction (a worker that claims jobs in groups)."""
         now = self.clock()
-        lease = now + timedelta(seconds=self.settings.lease_s)
         values = {
             "status": transition(JobStatus.PENDING, JobAction.START).value,
             "attempt": NEXT_ATTEMPT,
             "started_at": now,
-            "lease_expires_at": lease,
+            "lease_expires_at": now + timedelta(seconds=self.settings.lease_s),
             "worker_id": worker_id,
             "progress": 0,
             "progress_message": "Started",
             "run_after": None,
         }
 
-        def claim(connection: Connection) -> JobRow | Deferred | None:
-            deferred = self._over_running_cap(connection, job_id, now)
-            if deferred is not None:
-                return deferred
+        def claim_all(connection: Connection) -> Sequence[JobRow | Deferred | None]:
+            return [self._claim(connection, job_id, values, now) for job_id in job_ids]
 
-            def start() -> JobRow | None:
-                return store.change(
-                    connection,
-                    job_id,
-                    sources=sources(JobAction.START),
-                    values=values,
-                    event_type=JobAction.START.value,
-                    now=now,
-                )
+        claimed = await self.db.write(claim_all)
+        owners = {
+            job.user_id for job in claimed if job is not None and not isinstance(job, Deferred)
+        }
+        if owners:
+            await self.bus.publish(owners)
+        return [self._started(job, now) for job in claimed]
 
-            job = start()
-            if job is None:
-                # A worker that died without a word: this delivery takes over, counting a stall.
-                stalled = self._record_stall(connection, job_id, now)
-                if stalled is None or stalled.status != JobStatus.PENDING.value:
-                    return stalled  # not startable, or failed for good
-                job = start()
-            if job is not None:
-                attempts.open_attempt(connection, job, now)
-            return job
-
-        job = await self.db.write(claim)
+    def _started(self, job: JobRow | Deferred | None, now: datetime) -> JobRow | Deferred | None:
+        """What a claim means for the worker: the row to run, or None (nothing to run)."""
         if job is None or isinstance(job, Deferred):
             return job
-        await self.bus.publish({job.user_id})
         if job.status != JobStatus.RUNNING.value:
             if job.status == JobStatus.FAILED.value:
                 self.metrics.job("failed", job.job_type)  # stalled too often
             return None
         self.metrics.started(job.job_type, job.attempt, job.created_at, now)
+        return job
+
+    def _claim(
+        self, connection: Connection, job_id: uuid.UUID, values: dict[str, Any], now: datetime
+    ) -> JobRow | Deferred | None:
+        deferred = self._over_running_cap(connection, job_id, now)
+        if deferred is not None:
+            return deferred
+
+        def start() -> JobRow | None:
+            return store.change(
+                connection,
+                job_id,
+                sources=sources(JobAction.START),
+                values=values,
+                event_type=JobAction.START.value,
+                now=now,
+            )
+
+        job = start()
+        if job is None:
+            # A worker that died without a word: this delivery takes over, counting a stall.
+            stalled = self._record_stall(connection, job_id, now)
+            if stalled is None or stalled.status != JobStatus.PENDING.value:
+                return stalled  # not startable, or failed for good
+            job = start()
+        if job is not None:
+            attempts.open_attempt(connection, job, now)
         return job
 
     def _over_running_cap(
