@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeDecorator
 
+from app.checkpointer import FALLBACK_AUTOCHECKPOINT_PAGES, Checkpointer
 from app.json_codec import dump_json
 
 log = logging.getLogger("atspro.db")
@@ -167,6 +168,7 @@ class SQLiteDatabase:
         self._writer = threading.Thread(target=self._write_forever, name="atspro-db-writer")
         self._writer.daemon = True  # a forced exit must not hang joining it
         self._writer.start()
+        self._checkpointer = Checkpointer(self.engine.url.database)
 
     async def write(self, query: Query[T]) -> T:
         item = _Write(query, asyncio.get_running_loop())
@@ -179,6 +181,7 @@ class SQLiteDatabase:
     async def close(self) -> None:
         self._inbox.put(_STOP)
         await anyio.to_thread.run_sync(self._writer.join)
+        await anyio.to_thread.run_sync(self._checkpointer.stop)
         self.engine.dispose()
 
     def _read(self, query: Query[T]) -> T:
@@ -189,6 +192,10 @@ class SQLiteDatabase:
 
     def _write_forever(self) -> None:
         connection = self.engine.connect()
+        # The Checkpointer moves the WAL into the database; SQLite's own checkpoint, in the
+        # commit that crosses its threshold, stays only as a safety net.
+        driver: Any = connection.connection.driver_connection
+        driver.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_AUTOCHECKPOINT_PAGES}")
         try:
             while True:
                 first = self._inbox.get()
@@ -276,21 +283,32 @@ class Prepared:
         fields = [str(column.key) for column in returning]
         self.record: Any = collections.namedtuple("Record", fields)  # type: ignore[misc]
 
-    def run(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+    def _values(self, params: Mapping[str, Any]) -> list[Any]:
         values = []
         for name, default, process in self.binds:
             value = params.get(name, default)
             values.append(value if process is None else process(value))
+        return values
+
+    def run_many(self, connection: Connection, params: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per parameter set, in one driver call (no RETURNING)."""
+        rows = [self._values(each) for each in params]
+        self._call(connection, "executemany", rows)
+
+    def _call(self, connection: Connection, method: str, values: Any) -> Any:
         driver: Any = connection.connection.driver_connection
         dbapi = connection.dialect.loaded_dbapi
         try:
-            rows = driver.execute(self.sql, values).fetchall()
+            return getattr(driver, method)(self.sql, values)
         except dbapi.Error as error:
             # As SQLAlchemy raises it (OperationalError, IntegrityError…), so callers handle a
             # full disk or a lock the same way on this path as on every other.
             raise DBAPIError.instance(
                 self.sql, values, error, dbapi.Error, dialect=connection.dialect
             ) from error
+
+    def run(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        rows = self._call(connection, "execute", self._values(params)).fetchall()
         if not self.returns:
             return []
         records = []
@@ -350,6 +368,23 @@ def execute(connection: Connection, statement: UpdateBase, params: Mapping[str, 
     if prepared is None:
         prepared = _prepared[key] = Prepared(statement, connection.dialect, list(params))
     return prepared.run(connection, params)
+
+
+def execute_many(
+    connection: Connection, statement: UpdateBase, params: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run a hot-path DML statement (no RETURNING) once per parameter set, each set with the
+    same keys: one driver call on SQLite (``executemany``), Core's executemany on PostgreSQL."""
+    if not params:
+        return
+    if connection.dialect.name != "sqlite":
+        connection.execute(statement, [dict(each) for each in params])
+        return
+    key = (id(statement), frozenset(params[0]))
+    prepared = _prepared.get(key)
+    if prepared is None:
+        prepared = _prepared[key] = Prepared(statement, connection.dialect, list(params[0]))
+    prepared.run_many(connection, params)
 
 
 def _tune_sqlite(engine: Engine) -> None:
