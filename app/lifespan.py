@@ -122,6 +122,8 @@ async def build(settings: Settings, metrics: Metrics | None = None) -> AsyncIter
                 await asyncio.gather(listener, return_exceptions=True)
     finally:
         with anyio.CancelScope(shield=True):
+            if "jobs" in locals():
+                await jobs.aclose()
             if "fetcher" in locals():
                 await fetcher.aclose()
                 await ai.aclose()

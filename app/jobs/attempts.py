@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -21,7 +21,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from app.db import execute
+from app.db import execute, execute_many
 from app.models import JobAttempt
 
 attempts = cast(Table, JobAttempt.__table__)
@@ -90,17 +90,22 @@ _CLOSE = (
 
 def open_attempt(connection: Connection, job: Row[Any], now: datetime) -> None:
     """The job (just moved to running) starts attempt ``job.attempt``."""
-    execute(
-        connection,
-        _OPEN,
-        {
-            "job_id": job.id,
-            "attempt": job.attempt,
-            "started_at": now,
-            "worker_id": job.worker_id,
-            "outcome": Outcome.RUNNING.value,
-        },
-    )
+    execute(connection, _OPEN, _opened(job, now))
+
+
+def open_attempts(connection: Connection, started: Sequence[Row[Any]], now: datetime) -> None:
+    """``open_attempt`` for jobs started together, in one statement."""
+    execute_many(connection, _OPEN, [_opened(job, now) for job in started])
+
+
+def _opened(job: Row[Any], now: datetime) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "attempt": job.attempt,
+        "started_at": now,
+        "worker_id": job.worker_id,
+        "outcome": Outcome.RUNNING.value,
+    }
 
 
 def close_attempt(
@@ -127,6 +132,28 @@ def close_attempt(
             "v_error_message": redact(error_message),
             "v_traceback": redact(traceback),
         },
+    )
+
+
+def complete_attempts(
+    connection: Connection, ended: Sequence[tuple[uuid.UUID, int]], now: datetime
+) -> None:
+    """``close_attempt`` with ``completed`` for each (job, attempt), in one statement."""
+    execute_many(
+        connection,
+        _CLOSE,
+        [
+            {
+                "w_job_id": job_id,
+                "w_attempt": attempt,
+                "v_finished_at": now,
+                "v_outcome": Outcome.COMPLETED.value,
+                "v_error_kind": None,
+                "v_error_message": None,
+                "v_traceback": None,
+            }
+            for job_id, attempt in ended
+        ],
     )
 
 

@@ -26,6 +26,7 @@ from saq.job import TERMINAL_STATUSES, Status
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
+from app.batcher import Batcher
 from app.budget import TokenBudget
 from app.db import Database, utcnow
 from app.errors import Conflict, ErrorKind, Invalid, NotFound
@@ -68,6 +69,24 @@ ATTEMPT_OUTCOMES = {
     JobAction.RETRY: Outcome.RETRY_SCHEDULED,
     JobAction.REQUEUE: Outcome.REQUEUED,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """Jobs a worker claimed from its queue (``JobService.start_many``)."""
+
+    job_ids: tuple[uuid.UUID, ...]
+    worker_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Completion:
+    """One attempt that returned (``JobService.complete``)."""
+
+    job_id: uuid.UUID
+    attempt: int
+    result: dict[str, Any]
+    effect: Effect | None
 
 
 @dataclass(frozen=True)
@@ -118,6 +137,8 @@ class JobService:
         self.running = running or RunningJobs()
         self.clock = clock
         self._last_progress: dict[tuple[uuid.UUID, int], float] = {}
+        # What workers write about their jobs (starts, completions), written together.
+        self._worker_writes: Batcher[_Start | _Completion, Any] = Batcher(self._write_together)
 
     # --- users' operations -------------------------------------------------------------------
 
@@ -367,29 +388,12 @@ class JobService:
     async def start_many(
         self, job_ids: Sequence[uuid.UUID], *, worker_id: str
     ) -> Sequence[JobRow | Deferred | None]:
-        """``start`` for each job, in one transaction (a worker that claims jobs in groups)."""
-        now = self.clock()
-        values = {
-            "status": transition(JobStatus.PENDING, JobAction.START).value,
-            "attempt": NEXT_ATTEMPT,
-            "started_at": now,
-            "lease_expires_at": now + timedelta(seconds=self.settings.lease_s),
-            "worker_id": worker_id,
-            "progress": 0,
-            "progress_message": "Started",
-            "run_after": None,
-        }
-
-        def claim_all(connection: Connection) -> Sequence[JobRow | Deferred | None]:
-            return [self._claim(connection, job_id, values, now) for job_id in job_ids]
-
-        claimed = await self.db.write(claim_all)
-        owners = {
-            job.user_id for job in claimed if job is not None and not isinstance(job, Deferred)
-        }
-        if owners:
-            await self.bus.publish(owners)
-        return [self._started(job, now) for job in claimed]
+        """``start`` for each job, in one transaction with what other workers of this process
+        write at the same moment (``_write_together``)."""
+        started: Sequence[JobRow | Deferred | None] = await self._worker_writes(
+            _Start(tuple(job_ids), worker_id)
+        )
+        return started
 
     def _started(self, job: JobRow | Deferred | None, now: datetime) -> JobRow | Deferred | None:
         """What a claim means for the worker: the row to run, or None (nothing to run)."""
@@ -410,12 +414,13 @@ class JobService:
             return deferred
 
         def start() -> JobRow | None:
+            # Its event and attempt row are written with the others' (``start_many``).
             return store.change(
                 connection,
                 job_id,
                 sources=sources(JobAction.START),
                 values=values,
-                event_type=JobAction.START.value,
+                event_type=None,
                 now=now,
             )
 
@@ -426,8 +431,6 @@ class JobService:
             if stalled is None or stalled.status != JobStatus.PENDING.value:
                 return stalled  # not startable, or failed for good
             job = start()
-        if job is not None:
-            attempts.open_attempt(connection, job, now)
         return job
 
     def _over_running_cap(
@@ -503,23 +506,111 @@ class JobService:
         job_id: uuid.UUID,
         attempt: int,
         result: dict[str, Any],
-        effect: Callable[[Connection, JobRow], None] | None = None,
+        effect: Effect | None = None,
     ) -> JobRow | None:
         """Mark the attempt completed; ``effect`` (what the job made) is written in the same
-        transaction, and only if this attempt still owns the job."""
-        values = {
-            "result_data": result,
+        transaction, and only if this attempt still owns the job. Jobs completing at the same
+        moment are written together (``_write_together``)."""
+        completed: JobRow | None = await self._worker_writes(
+            _Completion(job_id, attempt, result, effect)
+        )
+        return completed
+
+    async def _write_together(self, items: Sequence[_Start | _Completion]) -> Sequence[Any]:
+        """Completions and starts that this process's workers asked for at the same moment, in
+        one transaction: a status change per job, then one statement for all the events of a
+        kind and one for all the attempt rows of a kind. Completions go first, so a user at the
+        running cap can start the next job in the same transaction."""
+        now = self.clock()
+        completion_values = {
+            "status": transition(JobStatus.RUNNING, JobAction.COMPLETE).value,
+            "result_data": None,
             "progress": 100,
             "progress_message": "Completed",
-            "completed_at": self.clock(),
+            "completed_at": now,
             "lease_expires_at": None,
             "error_message": None,
             "error_kind": None,
         }
-        job = await self._worker_change(job_id, attempt, JobAction.COMPLETE, values, effect=effect)
-        if job is not None:
-            self.metrics.finished(job.job_type, "completed", job.started_at, job.completed_at)
-        return job
+        lease = now + timedelta(seconds=self.settings.lease_s)
+
+        def complete(connection: Connection, item: _Completion) -> JobRow | None:
+            job = store.change(
+                connection,
+                item.job_id,
+                sources={JobStatus.RUNNING},
+                values={**completion_values, "result_data": item.result},
+                event_type=None,
+                now=now,
+                attempt=item.attempt,
+            )
+            if job is not None and item.effect is not None:
+                item.effect(connection, job)
+            return job
+
+        def start(connection: Connection, item: _Start) -> list[JobRow | Deferred | None]:
+            values = {
+                "status": transition(JobStatus.PENDING, JobAction.START).value,
+                "attempt": NEXT_ATTEMPT,
+                "started_at": now,
+                "lease_expires_at": lease,
+                "worker_id": item.worker_id,
+                "progress": 0,
+                "progress_message": "Started",
+                "run_after": None,
+            }
+            return [self._claim(connection, job_id, values, now) for job_id in item.job_ids]
+
+        def apply(connection: Connection) -> list[Any]:
+            results: list[Any] = [None] * len(items)
+            for index, item in enumerate(items):
+                if isinstance(item, _Completion):
+                    results[index] = complete(connection, item)
+            for index, item in enumerate(items):
+                if isinstance(item, _Start):
+                    results[index] = start(connection, item)
+            completed = [
+                job
+                for item, job in zip(items, results, strict=True)
+                if isinstance(item, _Completion) and job is not None
+            ]
+            started = [
+                job
+                for item, claimed in zip(items, results, strict=True)
+                if isinstance(item, _Start)
+                for job in claimed
+                if job is not None
+                and not isinstance(job, Deferred)
+                and job.status == JobStatus.RUNNING.value
+            ]
+            store.add_events(connection, completed, JobAction.COMPLETE.value, now)
+            attempts.complete_attempts(connection, [(j.id, j.attempt) for j in completed], now)
+            store.add_events(connection, started, JobAction.START.value, now)
+            attempts.open_attempts(connection, started, now)
+            return results
+
+        results = await self.db.write(apply)
+        owners: set[uuid.UUID] = set()
+        for index, (item, result) in enumerate(zip(items, results, strict=True)):
+            if isinstance(item, _Completion):
+                self._last_progress.pop((item.job_id, item.attempt), None)
+                if result is not None:
+                    owners.add(result.user_id)
+                    self.metrics.finished(
+                        result.job_type, "completed", result.started_at, result.completed_at
+                    )
+            else:
+                owners.update(
+                    job.user_id for job in result if job and not isinstance(job, Deferred)
+                )
+                results[index] = [self._started(job, now) for job in result]
+        if owners:
+            await self.bus.publish(owners)
+        return results
+
+    async def aclose(self) -> None:
+        """Wait for writes still being made for callers (before the database closes)."""
+        await self._worker_writes.aclose()
 
     async def fail(
         self, job_id: uuid.UUID, attempt: int, kind: ErrorKind, message: str, detail: str | None

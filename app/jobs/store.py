@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.db import UTCDateTime, execute
+from app.db import UTCDateTime, execute, execute_many
 from app.errors import Invalid
 from app.jobs.status import JobStatus
 from app.models import BackgroundJob, JobAttempt, JobEntityAssociation, JobEvent, User
@@ -99,17 +99,24 @@ def snapshot(job: JobRow) -> dict[str, Any]:
 
 
 def add_event(connection: Connection, job: JobRow, event_type: str, now: datetime) -> None:
-    execute(
-        connection,
-        INSERT_EVENT,
-        {
-            "job_id": job.id,
-            "user_id": job.user_id,
-            "type": event_type,
-            "payload": snapshot(job),
-            "created_at": now,
-        },
-    )
+    execute(connection, INSERT_EVENT, _event(job, event_type, now))
+
+
+def add_events(
+    connection: Connection, changed: Sequence[JobRow], event_type: str, now: datetime
+) -> None:
+    """One event per job, in one statement (jobs that changed together, in that order)."""
+    execute_many(connection, INSERT_EVENT, [_event(job, event_type, now) for job in changed])
+
+
+def _event(job: JobRow, event_type: str, now: datetime) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "user_id": job.user_id,
+        "type": event_type,
+        "payload": snapshot(job),
+        "created_at": now,
+    }
 
 
 # Advisory locks per user, in a key space of ours (PostgreSQL keeps two-key locks apart from
