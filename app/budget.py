@@ -2,7 +2,9 @@
 
 Usage is stored per user and UTC day in ``token_usage`` (one row, added to by an upsert that
 SQLite and PostgreSQL both run), so every process of a fleet sees the same count and a restart
-forgets nothing. Two gates use it:
+forgets nothing. Only today's row is read; rows of past days stay, as a record of what users
+spent, for ``ATSPRO_RETAIN_TOKEN_USAGE_DAYS`` and are then deleted by retention cleanup
+(app/jobs/cleanup.py, through :func:`forget_usage_before`). Two gates use it:
 
 * **submission** (:meth:`TokenBudget.ensure_available`): a user who has used the day's allowance
   gets ``429`` with ``Retry-After`` = seconds until the next UTC midnight, before any job exists;
@@ -20,10 +22,10 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -119,3 +121,17 @@ class TokenBudget:
             )
 
         await self.db.write(add)
+
+
+def usage_before(connection: Connection, day: date) -> int:
+    """How many usage rows are of days before ``day`` (what a cleanup dry run reports)."""
+    query = select(func.count()).where(token_usage.c.day < day)
+    return int(connection.execute(query).scalar_one())
+
+
+def forget_usage_before(connection: Connection, day: date, *, limit: int) -> int:
+    """Delete at most ``limit`` usage rows of days before ``day``, one bounded batch of
+    retention cleanup; how many went."""
+    due = select(token_usage.c.user_id, token_usage.c.day).where(token_usage.c.day < day)
+    key = tuple_(token_usage.c.user_id, token_usage.c.day)
+    return connection.execute(delete(token_usage).where(key.in_(due.limit(limit)))).rowcount

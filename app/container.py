@@ -17,6 +17,7 @@ from app.jobs.worker import AppWorker
 from app.locks import Locks
 from app.loop_monitor import LoopLagMonitor
 from app.metrics import Metrics
+from app.readiness import DatabaseProbe
 from app.settings import Settings
 from app.tasks.base import TaskServices
 
@@ -39,3 +40,8 @@ class Container:
     loop: LoopLagMonitor = field(default_factory=LoopLagMonitor)
     # The model provider's circuit breaker (None: no model configured, the offline engine runs).
     llm_breaker: CircuitBreaker | None = None
+    # What /readyz asks the database (a read and a committed write), made from ``db``.
+    database_probe: DatabaseProbe = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.database_probe = DatabaseProbe(self.db)

@@ -279,3 +279,16 @@ class TokenUsage(Base):
     input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- readiness ------------------------------------------------------------------------------
+
+
+class WriteCheck(Base):
+    """Always empty: ``/readyz`` inserts a row and deletes it in one committed transaction to learn
+    that the database still takes writes (app/readiness.py)."""
+
+    __tablename__ = "write_checks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column()

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     retain_completed_days: float = Field(default=30.0, ge=0)
     retain_failed_days: float = Field(default=90.0, ge=0)
     retain_cancelled_days: float = Field(default=30.0, ge=0)
+    # Token usage rows (app/budget.py) of UTC days more than this many days before today are
+    # deleted; 0 keeps them forever. The budget itself reads only today's row.
+    retain_token_usage_days: int = Field(default=31, ge=0)
     cleanup_interval_s: float = Field(default=3600.0, gt=0)
     cleanup_batch_size: int = Field(default=500, ge=1, le=10_000)
 

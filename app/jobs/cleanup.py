@@ -6,6 +6,10 @@ optimizations it made, which the user still owns. Work is done in bounded batche
 transaction each), queue entries first: if the row delete then fails, the next pass finds the rows
 again and finishes the job.
 
+The same pass deletes token usage rows (app/budget.py) of UTC days more than
+``retain_token_usage_days`` before today, in batches of the same size: the budget reads only
+today's row, so they are kept only as a record.
+
 :func:`run_cleanup` runs in every worker-running process, but only the holder of the cleanup lock
 works (the pattern of ``app/jobs/recovery.py``): with Redis locks one process in the fleet, which
 keeps the lock while it lives and cleans every ``cleanup_interval_s``.
@@ -17,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +29,7 @@ import anyio
 from saq import Queue
 from saq.job import TERMINAL_STATUSES, Status
 
+from app import budget
 from app.db import Database, utcnow
 from app.jobs import store
 from app.jobs.status import JobStatus
@@ -51,6 +56,8 @@ class CleanupReport:
     events: int = 0
     associations: int = 0
     queue_entries: int = 0
+    usage_before: date | None = None  # None: token usage is kept forever
+    usage_rows: int = 0
 
     @property
     def total_jobs(self) -> int:
@@ -64,6 +71,10 @@ class CleanupReport:
             "events": self.events,
             "associations": self.associations,
             "queueEntries": self.queue_entries,
+            "tokenUsage": {
+                "before": self.usage_before.isoformat() if self.usage_before else None,
+                "rows": self.usage_rows,
+            },
         }
 
 
@@ -94,13 +105,16 @@ class Cleaner:
         self.clock = clock
 
     async def run(self, *, dry_run: bool = False) -> CleanupReport:
-        """One pass over every terminal status."""
+        """One pass: every terminal status, then token usage."""
         now = self.clock()
         report = CleanupReport(dry_run=dry_run)
         for status, keep in retention(self.settings).items():
             before = now - keep
             report.cutoffs[status.value] = before
             report.jobs[status.value] = await self._status(status, before, report)
+        if self.settings.retain_token_usage_days > 0:
+            report.usage_before = now.date() - DAY * self.settings.retain_token_usage_days
+            report.usage_rows = await self._token_usage(report.usage_before, dry_run=dry_run)
         if not dry_run:
             self.metrics.cleanup_runs.inc()
             for status_name, count in report.jobs.items():
@@ -136,6 +150,19 @@ class Cleaner:
             report.events += found["events"]
             report.associations += found["associations"]
             total += found.get("jobs", len(batch))
+
+    async def _token_usage(self, before: date, *, dry_run: bool) -> int:
+        if dry_run:
+            return await self.db.read(partial(budget.usage_before, day=before))
+        limit = self.settings.cleanup_batch_size
+        total = 0
+        while True:
+            count = await self.db.write(
+                partial(budget.forget_usage_before, day=before, limit=limit)
+            )
+            total += count
+            if count < limit:
+                return total
 
     async def _queue_entries(self, batch: Sequence[Any], *, purge: bool) -> int:
         """Count (and with ``purge``, delete) the batch's entries in their queues. SAQ offers no
@@ -185,6 +212,6 @@ async def _lead(cleaner: Cleaner, lease: Lease, interval_s: float) -> None:
         except Exception:
             log.exception("cleanup.failed")
         else:
-            if report.total_jobs or report.queue_entries:
+            if report.total_jobs or report.queue_entries or report.usage_rows:
                 log.info("cleanup.done", extra={**report.as_dict(), "fence": lease.fence})
         await anyio.sleep(interval_s)

@@ -1,11 +1,12 @@
-"""Retention cleanup: exactly what retention says goes (rows, events, links, queue entries),
-entities stay, a dry run deletes nothing, and one process in the fleet does it."""
+"""Retention cleanup: exactly what retention says goes (rows, events, links, queue entries,
+token usage of past days), entities stay, a dry run deletes nothing, and one process in the
+fleet does it."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -14,6 +15,8 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from sqlalchemy import func, insert, select, update
 
+from app.ai.usage import TokenMeter
+from app.budget import TokenBudget, token_usage
 from app.container import Container
 from app.jobs import store
 from app.jobs.cleanup import Cleaner
@@ -88,6 +91,27 @@ async def age_jobs(container: Container) -> dict[str, Any]:
     return made
 
 
+async def spend(container: Container, user_id: uuid.UUID, days_ago: list[int]) -> None:
+    """Token usage for ``user_id`` on each of those days before NOW's, recorded as jobs do; the
+    day's output tokens are its age plus one, so each day's total is told apart."""
+    for age in days_ago:
+        meter = TokenMeter()
+        meter.add(10, age + 1)
+        then = NOW - DAY * age
+        budget = TokenBudget(container.db, daily_tokens=1000, clock=lambda then=then: then)
+        await budget.record(user_id, meter)
+
+
+async def usage_days(container: Container) -> dict[uuid.UUID, set[date]]:
+    rows = await container.db.read(
+        lambda c: c.execute(select(token_usage.c.user_id, token_usage.c.day)).all()
+    )
+    days: dict[uuid.UUID, set[date]] = {}
+    for user_id, day in rows:
+        days.setdefault(user_id, set()).add(day)
+    return days
+
+
 async def table_counts(container: Container, job_ids: list[uuid.UUID]) -> dict[str, int]:
     def count(connection: Any) -> dict[str, int]:
         return {
@@ -150,19 +174,54 @@ async def test_cleanup_deletes_exactly_what_retention_says(settings: Settings) -
         assert again.queue_entries == 0
 
 
+async def test_token_usage_of_days_past_retention_goes(settings: Settings) -> None:
+    """Token usage rows of UTC days more than ATSPRO_RETAIN_TOKEN_USAGE_DAYS (31) before today
+    are deleted for every user, in batches smaller than the work; a dry run only counts them;
+    the retained days stay, and the budget still sees what each user spent today."""
+    settings = settings.model_copy(update={"cleanup_batch_size": 2})
+    ages = [0, 1, 30, 31, 32, 33, 400]  # days before NOW's day; 32 and older are due
+    async with build(settings) as container:
+        users = [
+            (await container.auth.create_user(f"{uuid.uuid4().hex[:8]}@example.com"))[0].id
+            for _ in range(2)
+        ]
+        for user_id in users:
+            await spend(container, user_id, ages)
+        every_day = {(NOW - DAY * age).date() for age in ages}
+        kept = {(NOW - DAY * age).date() for age in ages if age <= 31}
+        cleaner = Cleaner(
+            db=container.db, queues=container.queues, settings=settings, clock=lambda: NOW
+        )
+
+        dry = await cleaner.run(dry_run=True)
+        assert dry.as_dict()["tokenUsage"] == {"before": "2026-05-01", "rows": 6}
+        assert await usage_days(container) == dict.fromkeys(users, every_day)
+
+        report = await cleaner.run()
+        assert report.as_dict() == {**dry.as_dict(), "dryRun": False}
+        assert await usage_days(container) == dict.fromkeys(users, kept)
+        today = TokenBudget(container.db, daily_tokens=1000, clock=lambda: NOW)
+        assert [await today.used_today(user_id) for user_id in users] == [11, 11]
+
+        again = await cleaner.run()
+        assert again.usage_rows == 0
+
+
 async def test_retention_is_per_status_and_zero_keeps_forever(
     make_settings: Callable[..., Settings],
 ) -> None:
-    """Other retention settings move the cut-offs; 0 days keeps that status forever; batches
-    smaller than the work still reach every due job."""
+    """Other retention settings move the cut-offs; 0 days keeps that status (or token usage)
+    forever; batches smaller than the work still reach every due job."""
     settings = make_settings(
         retain_completed_days=0,
         retain_failed_days=10,
         retain_cancelled_days=1,
+        retain_token_usage_days=0,
         cleanup_batch_size=1,
     )
     async with build(settings) as container:
         made = await age_jobs(container)
+        await spend(container, made["user_id"], [0, 400])
         cleaner = Cleaner(
             db=container.db, queues=container.queues, settings=settings, clock=lambda: NOW
         )
@@ -170,6 +229,8 @@ async def test_retention_is_per_status_and_zero_keeps_forever(
         assert report.jobs == {"failed": 2, "cancelled": 2}
         left = await table_counts(container, list(made["jobs"]))
         assert left["jobs"] == len(CASES) - 4
+        assert report.as_dict()["tokenUsage"] == {"before": None, "rows": 0}
+        assert len((await usage_days(container))[made["user_id"]]) == 2
 
 
 async def test_cleanup_runs_in_one_process_of_the_fleet(

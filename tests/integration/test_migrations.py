@@ -47,13 +47,15 @@ async def test_upgrade_is_idempotent(tmp_path: Path) -> None:
     assert await drift(url) == []
 
 
-async def _down_and_up(url: str) -> None:
+async def _down_and_up(url: str, *, to: str, made: str, kept: str) -> None:
+    """Upgrade, downgrade to ``to`` (``made`` goes, ``kept`` of the revision before stays), and
+    upgrade again without drift."""
     await anyio.to_thread.run_sync(upgrade, url)
-    await anyio.to_thread.run_sync(lambda: command.downgrade(alembic_config(url), "0004"))
-    assert "token_usage" not in await table_names(url)
-    assert "job_attempts" in await table_names(url)  # only 0005 was undone
+    await anyio.to_thread.run_sync(lambda: command.downgrade(alembic_config(url), to))
+    assert made not in await table_names(url)
+    assert kept in await table_names(url)
     await anyio.to_thread.run_sync(upgrade, url)
-    assert "token_usage" in await table_names(url)
+    assert made in await table_names(url)
     assert await drift(url) == []
 
 
@@ -68,11 +70,29 @@ async def table_names(url: str) -> set[str]:
 
 async def test_token_usage_migration_downgrades_and_upgrades_on_sqlite(tmp_path: Path) -> None:
     """L5: migration 0005 (token_usage) goes down to 0004 and back up on SQLite, without drift."""
-    await _down_and_up(f"sqlite+aiosqlite:///{tmp_path / 'down.db'}")
+    await _down_and_up(
+        f"sqlite+aiosqlite:///{tmp_path / 'down.db'}",
+        to="0004",
+        made="token_usage",
+        kept="job_attempts",
+    )
 
 
 async def test_token_usage_migration_downgrades_and_upgrades_on_postgres(
     postgres_database: str,
 ) -> None:
     """L5: migration 0005 (token_usage) goes down to 0004 and back up on PostgreSQL."""
-    await _down_and_up(postgres_database)
+    await _down_and_up(postgres_database, to="0004", made="token_usage", kept="job_attempts")
+
+
+async def test_write_checks_migration_downgrades_and_upgrades_on_sqlite(tmp_path: Path) -> None:
+    """Migration 0006 (write_checks, for /readyz) goes down to 0005 and back up on SQLite."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'down.db'}"
+    await _down_and_up(url, to="0005", made="write_checks", kept="token_usage")
+
+
+async def test_write_checks_migration_downgrades_and_upgrades_on_postgres(
+    postgres_database: str,
+) -> None:
+    """Migration 0006 (write_checks, for /readyz) goes down to 0005 and back up on PostgreSQL."""
+    await _down_and_up(postgres_database, to="0005", made="write_checks", kept="token_usage")

@@ -29,6 +29,7 @@ PAD = "x" * 16_000  # each refused submit is a real write of some size
 MAX_SUBMITS = 400
 REFUSALS_WANTED = 10
 FAULT_S = 4.0  # how long the disk stays full after the first refusal
+READY_WAIT_S = 20.0  # a deadline for /readyz to follow the fault (liveness, not timing)
 
 
 def files_written_by(app: AppProcess, data: Path) -> dict[str, int]:
@@ -51,6 +52,19 @@ def submit(api: Api, **input_data: Any) -> httpx.Response:
     )
 
 
+def readiness_until(app: AppProcess, status_code: int) -> dict[str, Any]:
+    """Poll /readyz until it answers ``status_code``; its body."""
+    deadline = time.monotonic() + READY_WAIT_S
+    while True:
+        response = httpx.get(f"{app.base_url}/readyz", timeout=10)
+        if response.status_code == status_code:
+            return dict(response.json())
+        assert time.monotonic() < deadline, (
+            f"/readyz stayed {response.status_code}: {response.text}"
+        )
+        time.sleep(0.2)
+
+
 def events_by_job(database: Path) -> tuple[int, dict[str, list[str]]]:
     """The number of job rows, and each job's event types in order (read after the app
     stopped, straight from the file)."""
@@ -68,9 +82,10 @@ def events_by_job(database: Path) -> tuple[int, dict[str, list[str]]]:
 def test_full_disk_is_a_clear_503_and_nothing_is_lost_once_space_returns(tmp_path: Path) -> None:
     """D6: with writes failing (RLIMIT_FSIZE) under running and queued jobs, submits are either
     accepted (202) or refused with a JSON 503 and Retry-After, never a 500; reads go on; the
-    process stays up; no job is failed for it and jobs are not retried in a hot loop. Once space
-    returns, new submits are accepted and every accepted job completes exactly once (one created
-    and one completed event each), and no refused submit left a row."""
+    process stays up; no job is failed for it and jobs are not retried in a hot loop; /readyz is
+    503 naming `database:write` (its read still ok). Once space returns, /readyz is 200 again,
+    new submits are accepted and every accepted job completes exactly once (one created and one
+    completed event each), and no refused submit left a row."""
     data = tmp_path / "data"
     with app_process(data, ATSPRO_RATE_LIMIT_SUBMIT="off", ATSPRO_LOG_LEVEL="info") as app:
         app.start()
@@ -111,13 +126,17 @@ def test_full_disk_is_a_clear_503_and_nothing_is_lost_once_space_returns(tmp_pat
             assert listed.status_code == 200, listed.text
             assert not [job for job in listed.json()["items"] if job["status"] == "failed"]
             time.sleep(0.5)
-        ready = httpx.get(f"{app.base_url}/readyz", timeout=10)
-        assert ready.status_code in {200, 503}
-        assert ready.json()["status"] in {"ready", "unavailable"}
+        # The load balancer is told: the database still reads but takes no writes.
+        unready = readiness_until(app, 503)
+        assert "database:write" in unready["failed"], unready
+        assert unready["checks"]["database:write"].startswith("error: "), unready
+        assert unready["checks"]["database"] == "ok", unready
         during = files_written_by(app, data)
         assert during["serve.log"] < limit, "the log itself hit the limit: lines were lost"
 
         set_file_size_limit(app, resource.RLIM_INFINITY)
+        ready = readiness_until(app, 200)
+        assert ready["checks"]["database:write"] == "ok"
         for n in range(3):
             response = submit(api, echo=f"after-{n}")
             assert response.status_code == 202, response.text
