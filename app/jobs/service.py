@@ -138,7 +138,11 @@ class JobService:
         self.clock = clock
         self._last_progress: dict[tuple[uuid.UUID, int], float] = {}
         # What workers write about their jobs (starts, completions), written together.
-        self._worker_writes: Batcher[_Start | _Completion, Any] = Batcher(self._write_together)
+        # Not on PostgreSQL: each change takes its user's advisory lock (``store.order_events``),
+        # and a transaction holding several users' locks could deadlock with another process's.
+        self._worker_writes: Batcher[_Start | _Completion, Any] | None = (
+            Batcher(self._write_together) if db.dialect == "sqlite" else None
+        )
 
     # --- users' operations -------------------------------------------------------------------
 
@@ -390,6 +394,11 @@ class JobService:
     ) -> Sequence[JobRow | Deferred | None]:
         """``start`` for each job, in one transaction with what other workers of this process
         write at the same moment (``_write_together``)."""
+        if self._worker_writes is None:  # PostgreSQL: a transaction per job (see __init__)
+            return [
+                (await self._write_together([_Start((job_id,), worker_id)]))[0][0]
+                for job_id in job_ids
+            ]
         started: Sequence[JobRow | Deferred | None] = await self._worker_writes(
             _Start(tuple(job_ids), worker_id)
         )
@@ -511,9 +520,10 @@ class JobService:
         """Mark the attempt completed; ``effect`` (what the job made) is written in the same
         transaction, and only if this attempt still owns the job. Jobs completing at the same
         moment are written together (``_write_together``)."""
-        completed: JobRow | None = await self._worker_writes(
-            _Completion(job_id, attempt, result, effect)
-        )
+        item = _Completion(job_id, attempt, result, effect)
+        if self._worker_writes is None:
+            return (await self._write_together([item]))[0]
+        completed: JobRow | None = await self._worker_writes(item)
         return completed
 
     async def _write_together(self, items: Sequence[_Start | _Completion]) -> Sequence[Any]:
@@ -610,7 +620,8 @@ class JobService:
 
     async def aclose(self) -> None:
         """Wait for writes still being made for callers (before the database closes)."""
-        await self._worker_writes.aclose()
+        if self._worker_writes is not None:
+            await self._worker_writes.aclose()
 
     async def fail(
         self, job_id: uuid.UUID, attempt: int, kind: ErrorKind, message: str, detail: str | None
