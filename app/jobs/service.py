@@ -4,7 +4,9 @@ Each change is one compare-and-set whose WHERE clause comes from the transition 
 statuses the action is allowed from), written with its event in one transaction; then the owner's
 SSE streams are woken. Worker writes name the attempt they belong to (fencing): a write for an
 older attempt, or for a job that was cancelled meanwhile, matches nothing and tells the caller to
-stop.
+stop. On SQLite, the starts and completions that workers ask for at the same moment share one
+transaction (``_write_together``): still one compare-and-set per job, but one statement for all
+their events and one for all their attempt rows.
 """
 
 from __future__ import annotations
