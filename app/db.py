@@ -18,6 +18,7 @@ import collections
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -72,12 +73,32 @@ class Database(Protocol):
     """Runs query functions: writes in a transaction, reads on a snapshot."""
 
     dialect: str
+    # The last write the database refused for want of space or write access (see
+    # ``refused_writes``): (``time.monotonic()``, what it said). For /readyz.
+    last_refusal: tuple[float, str] | None
 
     async def write(self, query: Query[T]) -> T: ...
 
     async def read(self, query: Query[T]) -> T: ...
 
     async def close(self) -> None: ...
+
+
+# SQLite result codes (the low byte of ``sqlite3.Error.sqlite_errorcode``) and PostgreSQL
+# SQLSTATEs that mean "this database takes no writes now": full disk or file, read-only, I/O.
+_SQLITE_REFUSALS = {8, 10, 13}  # SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL
+_POSTGRES_REFUSALS = {"53100", "25006", "58030"}  # disk_full, read_only_sql_transaction, io_error
+
+
+def refused_writes(error: BaseException) -> bool:
+    """The database refused a write for want of space or write access (not a busy lock, a
+    constraint or a bug): a full disk, a read-only file or replica, an I/O error."""
+    original = error.orig if isinstance(error, DBAPIError) else error
+    code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_REFUSALS
+    state = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return state in _POSTGRES_REFUSALS
 
 
 def make_database(url: str) -> Database:
@@ -99,10 +120,16 @@ class AsyncDatabase:
             json_serializer=dump_json,
         )
         self.dialect = self.engine.dialect.name
+        self.last_refusal: tuple[float, str] | None = None
 
     async def write(self, query: Query[T]) -> T:
-        async with self.engine.begin() as connection:
-            return await connection.run_sync(query)
+        try:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(query)
+        except DBAPIError as error:
+            if refused_writes(error):
+                self.last_refusal = (time.monotonic(), str(error.orig)[:200])
+            raise
 
     async def read(self, query: Query[T]) -> T:
         async with self.engine.connect() as connection:
@@ -163,6 +190,7 @@ class SQLiteDatabase:
             json_serializer=dump_json,
         )
         _tune_sqlite(self.engine)
+        self.last_refusal: tuple[float, str] | None = None
         self._readers = CapacityLimiter(READ_THREADS)
         self._inbox: queue.SimpleQueue[_Write | object] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_forever, name="atspro-db-writer")
@@ -232,6 +260,8 @@ class SQLiteDatabase:
                     results.append(item.query(connection))
         except Exception as failure:
             if len(group) == 1:
+                if refused_writes(failure):
+                    self.last_refusal = (time.monotonic(), str(failure)[:200])
                 _settle([(group[0], None, failure)])
                 return
             for item in group:

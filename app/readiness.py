@@ -12,6 +12,11 @@ It stays cheap however often it is asked: at most one check write is in flight p
 caller that stops waiting leaves it running, and the next caller waits for that same write rather
 than queueing another behind a stuck writer), and a finished outcome is reused for ``REUSE_S``, so
 a burst of probes costs one write.
+
+A committed probe is still not proof enough on SQLite: once the WAL has been checkpointed, a
+small commit reuses the WAL file's existing space, so on a full disk the probe can succeed while
+every submit is refused. So the check also fails for ``REFUSAL_MEMORY_S`` after any of this
+process's writes was refused for want of space or write access (``Database.last_refusal``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ from app.db import Database, utcnow
 from app.models import WriteCheck
 
 REUSE_S = 1.0
+# A write refused for want of space or write access (``app.db.refused_writes``) keeps the check
+# failing this long, even when the probe's own small write succeeds: on a full disk SQLite can
+# still fit a few bytes into the WAL's existing space while every real write fails.
+REFUSAL_MEMORY_S = 10.0
 
 write_checks = cast(Table, WriteCheck.__table__)
 
@@ -42,6 +51,10 @@ def _write(connection: Connection) -> None:
     key = uuid.uuid4()
     connection.execute(insert(write_checks).values(id=key, checked_at=utcnow()))
     connection.execute(delete(write_checks).where(write_checks.c.id == key))
+
+
+class WritesRefused(Exception):
+    """The database refused one of this process's writes within ``REFUSAL_MEMORY_S``."""
 
 
 class DatabaseProbe:
@@ -64,6 +77,13 @@ class DatabaseProbe:
             write.add_done_callback(self._finished)
         # The caller's timeout cancels its wait, not the write: the next caller picks it up.
         await asyncio.shield(write)
+        refusal = self.db.last_refusal
+        if refusal is not None and time.monotonic() - refusal[0] < REFUSAL_MEMORY_S:
+            # The probe's few bytes fitted (in WAL space SQLite already has, say), but a real
+            # write was refused for want of space or write access a moment ago.
+            raise WritesRefused(
+                f"a write was refused {time.monotonic() - refusal[0]:.1f} s ago: {refusal[1]}"
+            )
 
     def _stale(self, write: asyncio.Future[None]) -> bool:
         """Finished ``REUSE_S`` ago, or cancelled (at shutdown); one in flight is never stale."""
