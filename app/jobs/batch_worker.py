@@ -13,11 +13,11 @@ abort checks, which read ``job_task_contexts``) and replaces the slots with one 
    (``SQLiteQueue.dequeue_many``);
 2. start them all in our table in one transaction (``JobRunner.start_many``);
 3. run each in a task of its own (``JobRunner.execute``: the attempt, its deadline, its outcome
-   written to our table, exactly as under SAQ's Worker);
-4. finish their queue entries in groups, behind the jobs (``SQLiteQueue.finish_many``): a slot
-   is free as soon as its job's outcome is in our table, the source of truth. A queue entry
-   left unfinished by a crash is swept and offered again, and starting it then finds the row
-   finished and does nothing.
+   written to our table, exactly as under SAQ's Worker); its slot is free as soon as the task's
+   own code returns, while its outcome is still being written;
+4. finish their queue entries in groups, behind the jobs (``SQLiteQueue.finish_many``): our
+   table is the source of truth. A queue entry left unfinished by a crash is swept and offered
+   again, and starting it then finds the row finished and does nothing.
 
 What SAQ's Worker does with an outcome is unchanged: a return completes the entry, an exception
 retries it while retries are left (ours always are: the runner decides) or fails it, an abort
@@ -107,7 +107,7 @@ class BatchWorker(AppWorker):
 
         def release() -> None:
             """The job's code has returned: its slot may take the next job while its outcome
-            is written (that write then shares a commit with the next job's start)."""
+            is being written."""
             nonlocal holding
             if holding:
                 holding = False
