@@ -88,24 +88,22 @@ _CLOSE = (
 )
 
 
-def open_attempt(connection: Connection, job: Row[Any], now: datetime) -> None:
-    """The job (just moved to running) starts attempt ``job.attempt``."""
-    execute(connection, _OPEN, _opened(job, now))
-
-
 def open_attempts(connection: Connection, started: Sequence[Row[Any]], now: datetime) -> None:
-    """``open_attempt`` for jobs started together, in one statement."""
-    execute_many(connection, _OPEN, [_opened(job, now) for job in started])
-
-
-def _opened(job: Row[Any], now: datetime) -> dict[str, Any]:
-    return {
-        "job_id": job.id,
-        "attempt": job.attempt,
-        "started_at": now,
-        "worker_id": job.worker_id,
-        "outcome": Outcome.RUNNING.value,
-    }
+    """Each job (just moved to running, together) starts attempt ``job.attempt``: one statement."""
+    execute_many(
+        connection,
+        _OPEN,
+        [
+            {
+                "job_id": job.id,
+                "attempt": job.attempt,
+                "started_at": now,
+                "worker_id": job.worker_id,
+                "outcome": Outcome.RUNNING.value,
+            }
+            for job in started
+        ],
+    )
 
 
 def close_attempt(
