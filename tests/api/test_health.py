@@ -4,7 +4,6 @@ the loop is not blocked."""
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 import threading
 import time
@@ -19,6 +18,7 @@ import pytest
 from app.readiness import REUSE_S
 from app.settings import Settings
 from tests.conftest import POSTGRES_URL, LiveApp
+from tests.fixtures.sqlite_lock import hold_write_lock
 
 RefuseWrites = Callable[[bool], Awaitable[None]]
 HOLD_S = 6.0  # a write lock held longer than the probe's timeout (CHECK_TIMEOUT_S, 3 s)
@@ -184,17 +184,6 @@ async def test_a_database_that_refuses_writes_makes_the_process_unready(
             assert again["failed"] == []
 
 
-def hold_write_lock(database: Path, held: threading.Event, release: threading.Event) -> None:
-    connection = sqlite3.connect(database, timeout=30, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        held.set()
-        release.wait(HOLD_S)
-        connection.execute("COMMIT")
-    finally:
-        connection.close()
-
-
 async def test_the_write_check_gives_up_on_a_held_write_lock_and_recovers(live: LiveApp) -> None:
     """With SQLite's write lock held by another connection for longer than the probe may take,
     /readyz answers before the lock is released (503, `database:write` timed out, reads ok)
@@ -203,7 +192,7 @@ async def test_the_write_check_gives_up_on_a_held_write_lock_and_recovers(live: 
         await wait_until_ready(client)
         database = live.container.settings.data_dir / "atspro.db"
         held, release = threading.Event(), threading.Event()
-        holder = threading.Thread(target=hold_write_lock, args=(database, held, release))
+        holder = threading.Thread(target=hold_write_lock, args=(database, held, release, HOLD_S))
         holder.start()
         try:
             assert await anyio.to_thread.run_sync(held.wait, 10)

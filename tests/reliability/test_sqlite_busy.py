@@ -4,7 +4,6 @@ the log, no update is lost, reads go on meanwhile (WAL)."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -12,21 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixtures.sqlite_lock import hold_write_lock
 from tests.reliability.process import Api, app_process
 
 TERMINAL = {"completed", "failed", "cancelled"}
 HOLD_S = 3.0
-
-
-def hold_write_lock(database: Path, seconds: float, held: threading.Event) -> None:
-    connection = sqlite3.connect(database, timeout=30, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        held.set()
-        time.sleep(seconds)
-        connection.execute("COMMIT")
-    finally:
-        connection.close()
 
 
 @pytest.mark.parametrize("database", ["atspro.db", "queue.db"])
@@ -47,7 +36,9 @@ def test_jobs_and_submits_wait_out_a_held_write_lock(tmp_path: Path, database: s
         api.wait_for(jobs[0], {"running", "completed"})
 
         held = threading.Event()
-        holder = threading.Thread(target=hold_write_lock, args=(data / database, HOLD_S, held))
+        holder = threading.Thread(
+            target=hold_write_lock, args=(data / database, held, threading.Event(), HOLD_S)
+        )
         holder.start()
         assert held.wait(10)
         during = []
