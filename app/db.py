@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import queue
 import threading
@@ -352,6 +353,10 @@ class Prepared:
         return records
 
 
+# A group of job writes binds the same few instants many times (its ``now`` and lease in every
+# row and event) and reads back as many: a small cache turns most conversions into a lookup.
+# Equal instants give equal text whatever their time zone, so sharing one entry is exact.
+@functools.lru_cache(maxsize=1024)
 def _utc_to_text(value: datetime | None) -> str | None:
     """``UTCDateTime`` then SQLite's ``DATETIME`` bind processor, in one C call: the same text
     (``YYYY-MM-DD HH:MM:SS.ffffff``), a third of the time (tests/integration/test_prepared.py)."""
@@ -362,6 +367,7 @@ def _utc_to_text(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+@functools.lru_cache(maxsize=1024)
 def _utc_from_text(value: str) -> datetime:
     """SQLite's ``DATETIME`` result processor then ``UTCDateTime``, in one C call."""
     parsed = datetime.fromisoformat(value)

@@ -32,6 +32,7 @@ from app.batcher import Batcher
 from app.budget import TokenBudget
 from app.db import Database, utcnow
 from app.errors import Conflict, ErrorKind, Invalid, NotFound
+from app.ids import uuid7
 from app.jobs import attempts, store
 from app.jobs.attempts import Outcome
 from app.jobs.events import EventBus
@@ -185,7 +186,7 @@ class JobService:
         now = self.clock()
         dedupe_key = spec.dedupe(data) if spec.dedupe else None
         values = {
-            "id": uuid.uuid4(),
+            "id": uuid7(),
             "user_id": user_id,
             "job_type": job_type,
             "status": transition(None, JobAction.SUBMIT).value,
@@ -571,7 +572,18 @@ class JobService:
                 "progress_message": "Started",
                 "run_after": None,
             }
-            return [self._claim(connection, job_id, values, now) for job_id in item.job_ids]
+            job_ids = item.job_ids
+            if self.settings.max_running_per_user or len(set(job_ids)) < 2:
+                return [self._claim(connection, job_id, values, now) for job_id in job_ids]
+            # One statement for the group; a job it did not start (cancelled, finished, or
+            # running on another delivery) takes the single-job path, which handles stalls.
+            claimed = store.change_many(
+                connection, job_ids, sources=sources(JobAction.START), values=values, now=now
+            )
+            return [
+                claimed.get(job_id) or self._claim(connection, job_id, values, now)
+                for job_id in job_ids
+            ]
 
         def apply(connection: Connection) -> list[Any]:
             results: list[Any] = [None] * len(items)
