@@ -41,6 +41,9 @@ class Batcher(Generic[Item, Result]):
     async def _handle_pending(self) -> None:
         group: list[tuple[Item, asyncio.Future[Result]]] = []
         try:
+            # One more turn of the loop first: what the calls of this tick wake up (a worker
+            # whose jobs just returned starts the next ones) joins their group.
+            await asyncio.sleep(0)
             while self._pending:
                 group, self._pending = self._pending, []
                 try:

@@ -42,6 +42,11 @@ log = logging.getLogger("atspro.worker")
 saq_log = logging.getLogger("saq")
 
 _ALONE: Any = object()  # start this job on its own: its group's start raised
+# Claim the next group while every slot is taken only when jobs return this quickly on
+# average; a group claimed ahead waits at most HOLD_MAX_S for slots, then goes back.
+PREFETCH_BELOW_S = 0.02
+HOLD_MAX_S = 1.0
+RUN_TIME_WEIGHT = 0.2  # of each job in the moving average of run times
 
 
 class BatchWorker(AppWorker):
@@ -57,6 +62,10 @@ class BatchWorker(AppWorker):
         self._slot_freed = asyncio.Event()
         self._outbox: list[tuple[Job, Status, Any, str | None]] = []
         self._finishing: asyncio.Task[None] | None = None
+        self._ready: list[Job] = []  # claimed ahead, waiting for slots
+        self._claiming_ahead: asyncio.Task[None] | None = None
+        self._ready_since = 0.0
+        self._run_s = PREFETCH_BELOW_S  # recent jobs' run time (moving average), from slow
 
     # -- SAQ's Worker: one pump instead of ``concurrency`` process tasks ------------------------
 
@@ -75,35 +84,93 @@ class BatchWorker(AppWorker):
             await asyncio.shield(self._finishing)
 
     async def _pump_jobs(self) -> None:
-        while not self.event.is_set() and not self.draining:
-            free = self.concurrency - self._busy
-            if free <= 0 or len(self._outbox) >= 2 * self.concurrency:
+        loop = asyncio.get_running_loop()
+        try:
+            while not self.event.is_set() and not self.draining:
+                free = self.concurrency - self._busy
+                if free > 0 and len(self._outbox) < 2 * self.concurrency:
+                    if not self._ready and self._claiming_ahead is not None:
+                        await asyncio.wait({self._claiming_ahead})  # its jobs are coming
+                        continue
+                    jobs, self._ready = self._ready[:free], self._ready[free:]
+                    if not jobs:
+                        jobs = await self.sqlite_queue.dequeue_many(free, DEQUEUE_TIMEOUT_S)
+                    if jobs:
+                        self._claim_ahead()
+                        await self._start(jobs)
+                    continue
+                self._claim_ahead()
                 self._slot_freed.clear()
-                await self._slot_freed.wait()
-                continue
-            jobs = await self.sqlite_queue.dequeue_many(free, DEQUEUE_TIMEOUT_S)
-            if not jobs:
-                continue
-            for job in jobs:
-                job.attempts += 1  # as SAQ's Worker counts deliveries
-                job.worker_id = self.id
-            started: list[Started]
-            try:
-                started = await self.runner.start_many(jobs)
-            except Exception:
-                # One job's start raised something other than an outage: start each on its
-                # own, so only that one fails.
-                started = [_ALONE] * len(jobs)
-            self._busy += len(jobs)
-            for job, outcome in zip(jobs, started, strict=True):
-                task = asyncio.create_task(self._run(job, outcome), name="job")
-                self.job_task_contexts[job] = {"task": task, "aborted": None}
-                self.tasks.add(task)
+                if not self._ready:
+                    await self._slot_freed.wait()
+                    continue
+                # Not ``wait_for``: it waits in a task of its own, and the pump would wake two
+                # turns of the loop late, after the group it should join was written.
+                give_up_at = self._ready_since + HOLD_MAX_S
+                timer = loop.call_at(give_up_at, self._slot_freed.set)
+                try:
+                    await self._slot_freed.wait()
+                finally:
+                    timer.cancel()
+                if self._busy >= self.concurrency and loop.time() >= give_up_at:
+                    # The running jobs are slow after all: the claimed ones go back to the
+                    # queue for now, and the worker stops claiming ahead until jobs are quick.
+                    self._run_s = HOLD_MAX_S
+                    self._give_back_ready()
+        finally:
+            self._give_back_ready()  # stopping or draining: claimed ahead, never started
+
+    def _claim_ahead(self) -> None:
+        """While jobs return quickly, keep a group of claimed jobs ready for the next free
+        slots, claimed in the background while the current group starts and runs."""
+        wanted = self.concurrency - len(self._ready)
+        if self._claiming_ahead is not None or wanted <= 0 or self._run_s >= PREFETCH_BELOW_S:
+            return
+        self._claiming_ahead = asyncio.create_task(self._claim(wanted), name="claim-ahead")
+        self.tasks.add(self._claiming_ahead)
+
+    async def _claim(self, wanted: int) -> None:
+        try:
+            jobs = await self.sqlite_queue.dequeue_many(wanted, DEQUEUE_TIMEOUT_S)
+        finally:
+            self.tasks.discard(asyncio.current_task())
+            self._claiming_ahead = None
+        if self.event.is_set() or self.draining:
+            self.sqlite_queue.give_back(jobs)
+            return
+        if jobs and not self._ready:
+            self._ready_since = asyncio.get_running_loop().time()
+        self._ready.extend(jobs)
+        self._slot_freed.set()  # wake the pump: there may be free slots for them
+
+    def _give_back_ready(self) -> None:
+        ready, self._ready = self._ready, []
+        self.sqlite_queue.give_back(ready)
+
+    async def _start(self, jobs: list[Job]) -> None:
+        """Start ``jobs`` in our table together, then run each in a task of its own."""
+        for job in jobs:
+            job.attempts += 1  # as SAQ's Worker counts deliveries
+            job.worker_id = self.id
+        started: list[Started]
+        try:
+            started = await self.runner.start_many(jobs)
+        except Exception:
+            # One job's start raised something other than an outage: start each on its
+            # own, so only that one fails.
+            started = [_ALONE] * len(jobs)
+        self._busy += len(jobs)
+        for job, outcome in zip(jobs, started, strict=True):
+            task = asyncio.create_task(self._run(job, outcome), name="job")
+            self.job_task_contexts[job] = {"task": task, "aborted": None}
+            self.tasks.add(task)
 
     # -- one job --------------------------------------------------------------------------------
 
     async def _run(self, job: Job, started: Started) -> None:
         holding = True
+        loop = asyncio.get_running_loop()
+        began = loop.time()
 
         def release() -> None:
             """The job's code has returned: its slot may take the next job while its outcome
@@ -113,6 +180,8 @@ class BatchWorker(AppWorker):
                 holding = False
                 self._busy -= 1
                 self._slot_freed.set()
+                ran_s = loop.time() - began
+                self._run_s += (ran_s - self._run_s) * RUN_TIME_WEIGHT
 
         try:
             if started is _ALONE:

@@ -168,6 +168,12 @@ class SQLiteQueue(Queue):
             return []
         return await self._connection[1].dequeue_many(wanted, timeout)
 
+    def give_back(self, jobs: list[Job]) -> None:
+        """Put claimed jobs back as they were before the claim, without counting an attempt
+        (a worker that claimed ahead and is stopping, or held them too long)."""
+        if jobs and self._connection is not None:
+            self._connection[1].give_back(jobs)
+
     async def schedule(self, lock: int = 1) -> list[str]:
         """Called by the Worker every second; timers already cover scheduled jobs, so this is only
         a safety net that lets idle dequeuers look again."""

@@ -72,7 +72,7 @@ class Claimer:
         except asyncio.CancelledError:
             # A round may have handed us a job in the very tick we were cancelled.
             if waiter.done() and not waiter.cancelled() and (job := waiter.result()) is not None:
-                self._give_back([job])
+                self.give_back([job])
             raise
         finally:
             if expiry is not None:
@@ -97,7 +97,7 @@ class Claimer:
         except asyncio.CancelledError:
             taken = self._collect(waiters)
             if taken:
-                self._give_back(taken)
+                self.give_back(taken)
             raise
         return self._collect(waiters)
 
@@ -201,7 +201,7 @@ class Claimer:
                 rows.sort(key=lambda row: row[:3])  # (priority, scheduled, rowid)
                 leftovers = self._hand_out([self._to_job(row[4], claimed_at) for row in rows])
                 if leftovers:
-                    self._give_back(leftovers)
+                    self.give_back(leftovers)
                 if next_due is not None:
                     self.wake_when_due(next_due)
                 if len(rows) < wanted and not self._claim_again:
@@ -222,8 +222,9 @@ class Claimer:
                 leftovers.append(job)
         return leftovers
 
-    def _give_back(self, jobs: list[Job]) -> None:
-        """Re-queue claimed jobs whose dequeuer left (timed out, cancelled) before receiving."""
+    def give_back(self, jobs: list[Job]) -> None:
+        """Re-queue claimed jobs whose dequeuer left (timed out, cancelled) before receiving, or
+        that a worker claimed ahead and will not run (``close`` waits for these writes)."""
         store = self._store
 
         async def requeue() -> None:

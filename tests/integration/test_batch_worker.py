@@ -3,12 +3,16 @@ entries finished behind the jobs, and one job that cannot start does not hold up
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
+import pytest
+from saq.job import Job
 from sqlalchemy import text
 
+from app.jobs import batch_worker
 from app.jobs.batch_worker import BatchWorker
 from app.lifespan import build
 from app.settings import Settings
@@ -90,3 +94,124 @@ async def test_a_job_that_cannot_start_does_not_hold_up_its_group(
             )
         )
         assert status == "pending"  # never started: it cannot be read
+
+
+async def _wait_running(live: LiveApp, count: int) -> None:
+    with anyio.fail_after(15):
+        while len(live.container.jobs.running) < count:
+            await anyio.sleep(0.02)
+
+
+def _claim_ahead_now(worker: BatchWorker) -> None:
+    """As if the recent jobs had been quick: the worker claims the next group ahead."""
+    worker._run_s = 0.0
+    worker._slot_freed.set()  # the pump waits for a slot: let it look again
+
+
+async def _queue_status(live: LiveApp, ids: list[uuid.UUID]) -> list[str]:
+    entries = await live.container.queues["default"].jobs(str(job_id) for job_id in ids)
+    return [entry.status.value if entry is not None else "missing" for entry in entries]
+
+
+def _watched(
+    worker: BatchWorker, ahead: list[bool]
+) -> Callable[[int, float], Awaitable[list[Job]]]:
+    """The worker's ``dequeue_many``, noting for each claim whether it was made ahead."""
+    dequeue_many = worker.sqlite_queue.dequeue_many
+
+    async def watched(wanted: int, timeout: float) -> list[Job]:
+        ahead.append(asyncio.current_task() is worker._claiming_ahead)
+        return await dequeue_many(wanted, timeout)
+
+    return watched
+
+
+async def test_quick_jobs_are_claimed_ahead_and_each_runs_once(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Sixty quick jobs on three slots: the worker claims groups ahead of free slots, and every
+    job still starts once, completes, and leaves a complete queue entry."""
+    settings = make_settings(concurrency_default=3)
+    user_id, ids = await _submit(settings, 60, 0)
+    ahead: list[bool] = []  # for each claim: made ahead of free slots?
+    async for live in _serve(settings):
+        (worker,) = [w for w in live.container.workers if w.name == "default"]
+        worker.sqlite_queue.dequeue_many = _watched(worker, ahead)  # type: ignore[method-assign]
+        with anyio.fail_after(60):
+            while (counts := await _statuses(live, user_id, ids)).get("completed", 0) < len(ids):
+                await anyio.sleep(0.05)
+        assert counts == {"completed": len(ids)}
+        for job_id in ids:
+            job = await live.container.jobs.get(user_id, job_id)
+            assert (job.attempt, job.retry_count) == (1, 0)
+        with anyio.fail_after(10):
+            while set(await _queue_status(live, ids)) != {"complete"}:
+                await anyio.sleep(0.05)
+    assert any(ahead)
+
+
+async def test_jobs_claimed_ahead_go_back_when_the_slots_stay_busy(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two slots busy with 2 s jobs and two jobs claimed ahead: after the hold limit those two
+    go back to the queue (no attempt spent), and the worker stops claiming ahead; all four then
+    run once."""
+    monkeypatch.setattr(batch_worker, "HOLD_MAX_S", 0.3)
+    settings = make_settings(concurrency_default=2)
+    user_id, slow = await _submit(settings, 2, 2.0)
+    async with build(settings) as container:  # submitted after the slow ones: claimed later
+        quick = [(await container.jobs.submit(user_id, "diagnostic.echo", {})).id for _ in range(2)]
+    async for live in _serve(settings):
+        (worker,) = [w for w in live.container.workers if w.name == "default"]
+        await _wait_running(live, 2)
+        _claim_ahead_now(worker)
+        with anyio.fail_after(5):
+            while len(worker._ready) < 2:
+                await anyio.sleep(0.01)
+        assert await _queue_status(live, quick) == ["active", "active"]
+        with anyio.fail_after(5):
+            while worker._ready:
+                await anyio.sleep(0.01)
+        assert worker._run_s == batch_worker.HOLD_MAX_S  # no more claiming ahead for now
+        with anyio.fail_after(1):  # the slow jobs still run meanwhile
+            while await _queue_status(live, quick) != ["queued", "queued"]:
+                await anyio.sleep(0.01)
+        for job_id in quick:
+            job = await live.container.jobs.get(user_id, job_id)
+            assert (job.status, job.attempt) == ("pending", 0)
+        with anyio.fail_after(30):
+            while (await _statuses(live, user_id, slow + quick)).get("completed", 0) < 4:
+                await anyio.sleep(0.05)
+        for job_id in slow + quick:
+            job = await live.container.jobs.get(user_id, job_id)
+            assert (job.attempt, job.retry_count) == (1, 0)
+
+
+async def test_stopping_gives_back_the_jobs_claimed_ahead(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A worker stopped while it holds jobs claimed ahead puts them back on the queue, unstarted
+    and without an attempt spent; the next start runs them."""
+    settings = make_settings(concurrency_default=1, shutdown_grace_s=0.5)
+    user_id, slow = await _submit(settings, 1, 3.0)
+    async with build(settings) as container:
+        quick = [(await container.jobs.submit(user_id, "diagnostic.echo", {})).id]
+    async for live in _serve(settings):
+        (worker,) = [w for w in live.container.workers if w.name == "default"]
+        await _wait_running(live, 1)
+        _claim_ahead_now(worker)
+        with anyio.fail_after(5):
+            while not worker._ready:
+                await anyio.sleep(0.01)
+    async with build(settings) as container:  # no workers: as the first run left them
+        (entry,) = await container.queues["default"].jobs([str(quick[0])])
+        assert entry is not None
+        assert entry.status.value == "queued"
+        job = await container.jobs.get(user_id, quick[0])
+        assert (job.status, job.attempt) == ("pending", 0)
+    async for live in _serve(settings):
+        with anyio.fail_after(30):
+            while (await _statuses(live, user_id, slow + quick)).get("completed", 0) < 2:
+                await anyio.sleep(0.05)
+        job = await live.container.jobs.get(user_id, quick[0])
+        assert (job.attempt, job.retry_count) == (1, 0)
