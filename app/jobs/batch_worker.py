@@ -10,7 +10,11 @@ This worker keeps SAQ's upkeep (stats that the monitor and the sweep read, sched
 abort checks, which read ``job_task_contexts``) and replaces the slots with one pump:
 
 1. wait for a free slot, then claim as many jobs as there are free slots in one statement
-   (``SQLiteQueue.dequeue_many``);
+   (``SQLiteQueue.dequeue_many``). While jobs return quickly, the next group is claimed in the
+   background as soon as a group starts, and is ready when the slots free: the claim (a write
+   to the queue's own file, on its own thread) is then off the path from one job to the next.
+   A group claimed ahead waits at most ``HOLD_MAX_S`` for slots, then goes back to the queue;
+   a stopping worker gives it back too;
 2. start them all in our table in one transaction (``JobRunner.start_many``);
 3. run each in a task of its own (``JobRunner.execute``: the attempt, its deadline, its outcome
    written to our table, exactly as under SAQ's Worker); its slot is free as soon as the task's
