@@ -321,10 +321,11 @@ class Prepared:
             values.append(value if process is None else process(value))
         return values
 
-    def run_many(self, connection: Connection, params: Sequence[Mapping[str, Any]]) -> None:
-        """The statement once per parameter set, in one driver call (no RETURNING)."""
+    def run_many(self, connection: Connection, params: Sequence[Mapping[str, Any]]) -> int:
+        """The statement once per parameter set, in one driver call (no RETURNING); the number
+        of rows it changed."""
         rows = [self._values(each) for each in params]
-        self._call(connection, "executemany", rows)
+        return int(self._call(connection, "executemany", rows).rowcount)
 
     def _call(self, connection: Connection, method: str, values: Any) -> Any:
         driver: Any = connection.connection.driver_connection
@@ -408,19 +409,19 @@ def execute(connection: Connection, statement: UpdateBase, params: Mapping[str, 
 
 def execute_many(
     connection: Connection, statement: UpdateBase, params: Sequence[Mapping[str, Any]]
-) -> None:
+) -> int:
     """Run a hot-path DML statement (no RETURNING) once per parameter set, each set with the
-    same keys: one driver call on SQLite (``executemany``), Core's executemany on PostgreSQL."""
+    same keys: one driver call on SQLite (``executemany``), Core's executemany on PostgreSQL.
+    The number of rows changed."""
     if not params:
-        return
+        return 0
     if connection.dialect.name != "sqlite":
-        connection.execute(statement, [dict(each) for each in params])
-        return
+        return int(connection.execute(statement, [dict(each) for each in params]).rowcount)
     key = (id(statement), frozenset(params[0]))
     prepared = _prepared.get(key)
     if prepared is None:
         prepared = _prepared[key] = Prepared(statement, connection.dialect, list(params[0]))
-    prepared.run_many(connection, params)
+    return prepared.run_many(connection, params)
 
 
 def _tune_sqlite(engine: Engine) -> None:

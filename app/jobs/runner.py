@@ -193,7 +193,10 @@ class JobRunner:
         result = output.model_dump(mode="json", by_alias=True)
         record = spec.record
         effect = None if record is None else (lambda c, row: record(c, row, output))
-        if await self.service.complete(job.id, job.attempt, result, effect) is not None:
+        if (
+            await self.service.complete(job.id, job.attempt, result, effect, started=job)
+            is not None
+        ):
             log.info("job.completed")
         return {"ok": True}
 

@@ -90,6 +90,7 @@ class _Completion:
     attempt: int
     result: dict[str, Any]
     effect: Effect | None
+    started: JobRow | None = None  # the row as this attempt started (see ``complete``)
 
 
 @dataclass(frozen=True)
@@ -519,11 +520,17 @@ class JobService:
         attempt: int,
         result: dict[str, Any],
         effect: Effect | None = None,
+        *,
+        started: JobRow | None = None,
     ) -> JobRow | None:
         """Mark the attempt completed; ``effect`` (what the job made) is written in the same
         transaction, and only if this attempt still owns the job. Jobs completing at the same
-        moment are written together (``_write_together``)."""
-        item = _Completion(job_id, attempt, result, effect)
+        moment are written together (``_write_together``). A worker passes the row ``start``
+        gave it as ``started``: on SQLite the completed rows are then made from those instead
+        of being read back (``store.change_held``)."""
+        if started is not None and (started.id, started.attempt) != (job_id, attempt):
+            raise ValueError("started is another attempt's row")
+        item = _Completion(job_id, attempt, result, effect, started)
         if self._worker_writes is None:
             return (await self._write_together([item]))[0]
         completed: JobRow | None = await self._worker_writes(item)
@@ -585,11 +592,41 @@ class JobService:
                 for job_id in job_ids
             ]
 
+        def complete_held(
+            connection: Connection, held: dict[int, _Completion]
+        ) -> dict[int, JobRow]:
+            """Completions whose started row the worker holds, in one statement (SQLite): the
+            completed rows by index; none if any attempt no longer owns its job."""
+            if not held or connection.dialect.name != "sqlite":
+                return {}
+            completed = store.change_held(
+                connection,
+                [item.started for item in held.values()],
+                source=JobStatus.RUNNING,
+                values=[
+                    {**completion_values, "result_data": item.result} for item in held.values()
+                ],
+                now=now,
+            )
+            if completed is None:
+                return {}
+            for item, job in zip(held.values(), completed, strict=True):
+                if item.effect is not None:
+                    item.effect(connection, job)
+            return dict(zip(held, completed, strict=True))
+
         def apply(connection: Connection) -> list[Any]:
+            held = {
+                index: item
+                for index, item in enumerate(items)
+                if isinstance(item, _Completion) and item.started is not None
+            }
             results: list[Any] = [None] * len(items)
+            written = complete_held(connection, held)
             for index, item in enumerate(items):
                 if isinstance(item, _Completion):
-                    results[index] = complete(connection, item)
+                    job = written.get(index)
+                    results[index] = job if job is not None else complete(connection, item)
             for index, item in enumerate(items):
                 if isinstance(item, _Start):
                     results[index] = start(connection, item)

@@ -224,6 +224,47 @@ def change_many(
     return {row.id: row for row in execute(connection, statement, bound)}
 
 
+def change_held(
+    connection: Connection,
+    held: Sequence[JobRow],
+    *,
+    source: JobStatus,
+    values: Sequence[dict[str, Any]],
+    now: datetime,
+) -> list[JobRow] | None:
+    """``change`` (no event) of each held row by its values, if that job is still in ``source``
+    at the held row's attempt: all in one statement, with no row read back. The changed rows
+    are the held ones with the values applied; None if any job did not match, and then none
+    is changed (the caller takes the one-by-one path). SQLite only.
+
+    For a worker's own running jobs: their rows as it started them differ from the stored ones
+    only in what a change of theirs overwrites anyway (progress, lease, ``updated_at``), and
+    reading every row back cost a quarter of the writer's time per completion. Each value set
+    has the same keys, all plain values. Held rows must be ``app.db.execute``'s named tuples.
+    """
+    if connection.dialect.name != "sqlite":
+        raise NotImplementedError("change_held is for SQLite")
+    if not held or not all(hasattr(row, "_replace") for row in held):
+        return None
+    statement = _change_statement(frozenset({source}), values[0], True, False, (), returning=False)
+    bound = [
+        {
+            **{f"v_{key}": value for key, value in each.items()},
+            "w_job_id": row.id,
+            "w_attempt": row.attempt,
+            "v_updated_at": now,
+        }
+        for row, each in zip(held, values, strict=True)
+    ]
+    connection.exec_driver_sql("SAVEPOINT change_held")
+    if execute_many(connection, statement, bound) != len(held):
+        connection.exec_driver_sql("ROLLBACK TO change_held")
+        connection.exec_driver_sql("RELEASE change_held")
+        return None
+    connection.exec_driver_sql("RELEASE change_held")
+    return [row._replace(**each, updated_at=now) for row, each in zip(held, values, strict=True)]
+
+
 def _is_sql(value: Any) -> bool:
     return isinstance(value, ColumnElement)
 
@@ -240,9 +281,11 @@ def _change_statement(
     owned: bool,
     where: tuple[ColumnElement[bool], ...],
     group: int | None = None,
+    returning: bool = True,
 ) -> Any:
     """The UPDATE for one shape of change, built once. ``group``: for that many jobs at once,
-    named ``w_job_id_0``… (``change_many``), instead of one named ``w_job_id``."""
+    named ``w_job_id_0``… (``change_many``), instead of one named ``w_job_id``. ``returning``:
+    the changed row comes back (else nothing does)."""
     shape = (
         sources,
         tuple((key, id(value) if _is_sql(value) else None) for key, value in values.items()),
@@ -250,6 +293,7 @@ def _change_statement(
         owned,
         tuple(id(condition) for condition in where),
         group,
+        returning,
     )
     statement = _statements.get(shape)
     if statement is None:
@@ -277,7 +321,9 @@ def _change_statement(
             for key, value in values.items()
         }
         assignments["updated_at"] = bindparam("v_updated_at", type_=jobs.c.updated_at.type)
-        statement = update(jobs).where(*conditions).values(assignments).returning(*jobs.c)
+        statement = update(jobs).where(*conditions).values(assignments)
+        if returning:
+            statement = statement.returning(*jobs.c)
         _statements[shape] = statement
     return statement
 
