@@ -17,6 +17,7 @@ import asyncio
 import collections
 import functools
 import logging
+import operator
 import queue
 import threading
 import time
@@ -313,12 +314,36 @@ class Prepared:
         ]
         fields = [str(column.key) for column in returning]
         self.record: Any = collections.namedtuple("Record", fields)  # type: ignore[misc]
+        # Every call passes the same parameter names (they are part of the cache key), so the
+        # values are picked by one C-level itemgetter into a template that already holds the
+        # converted fixed values, and only the converters left run in Python: a per-bind loop
+        # was a third of the writer's Python time per job.
+        given = [index for index, (name, _, _) in enumerate(self.binds) if name in keys]
+        self._template = [
+            None if index in given else (default if process is None else process(default))
+            for index, (_, default, process) in enumerate(self.binds)
+        ]
+        self._positions = given
+        names = [self.binds[index][0] for index in given]
+        self._pick: Callable[[Mapping[str, Any]], Any] = (
+            operator.itemgetter(*names) if names else lambda _params: ()
+        )
+        self._converters = [
+            (index, process) for index in given if (process := self.binds[index][2]) is not None
+        ]
 
     def _values(self, params: Mapping[str, Any]) -> list[Any]:
-        values = []
-        for name, default, process in self.binds:
-            value = params.get(name, default)
-            values.append(value if process is None else process(value))
+        picked = self._pick(params)
+        if len(self._positions) == 1:
+            picked = (picked,)  # itemgetter of one name gives the value itself
+        if len(self._positions) == len(self._template):
+            values = list(picked)
+        else:
+            values = self._template.copy()
+            for index, value in zip(self._positions, picked, strict=True):
+                values[index] = value
+        for index, process in self._converters:
+            values[index] = process(values[index])
         return values
 
     def run_many(self, connection: Connection, params: Sequence[Mapping[str, Any]]) -> int:

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import exc, insert, select, text
+from sqlalchemy import bindparam, case, exc, insert, select, text, update
 
-from app.db import SQLiteDatabase, execute
+from app.db import Prepared, SQLiteDatabase, execute
 from app.jobs import store
 from app.jobs.status import JobStatus
 from app.migrate import upgrade
@@ -170,3 +170,28 @@ def test_prepared_errors_are_raised_as_sqlalchemy_raises_them(engine: Any) -> No
         execute(connection, store.INSERT_JOB, job_values(job_id, now, {}))
     with engine.begin() as connection, pytest.raises(exc.IntegrityError):
         execute(connection, store.INSERT_JOB, job_values(job_id, now, {}))
+
+
+def test_prepared_binds_fixed_repeated_and_single_values_in_place(engine: Any) -> None:
+    """Values picked by name go where SQLAlchemy put each bind: a statement whose only value
+    comes from its fixed default, one with a single given value, and one that uses a name
+    twice all store what Core stores."""
+    jobs = store.jobs
+    with engine.begin() as connection:
+        job_id = uuid.uuid4()
+        now = datetime.now(UTC)
+        execute(connection, store.INSERT_JOB, job_values(job_id, now, {"a": 1}))
+        fixed = update(jobs).values(progress_message=bindparam("w_message", value="fixed"))
+        execute(connection, fixed.where(jobs.c.id == job_id), {})
+        single = update(jobs).where(jobs.c.id == bindparam("w_id", type_=jobs.c.id.type))
+        execute(connection, single.values(progress=7), {"w_id": job_id})
+        twice = case(
+            (jobs.c.progress < bindparam("w_percent"), bindparam("w_percent")),
+            else_=jobs.c.progress,
+        )
+        statement = update(jobs).where(jobs.c.id == bindparam("w_id", type_=jobs.c.id.type))
+        statement = statement.values(progress=twice)
+        prepared = Prepared(statement, connection.dialect, ["w_id", "w_percent"])
+        prepared.run(connection, {"w_id": job_id, "w_percent": 42})
+        row = connection.execute(select(jobs).where(jobs.c.id == job_id)).one()
+    assert (row.progress_message, row.progress) == ("fixed", 42)
