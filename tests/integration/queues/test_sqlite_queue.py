@@ -8,12 +8,16 @@ import logging
 import random
 import sqlite3
 import time
+from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from saq import Job, Status
 
 from app.queues import SQLiteQueue, make_queue
+from app.queues.sqlite import job_record
 from tests.integration.queues.conftest import Backend, QueueFactory, claimer_process
 from tests.integration.queues.test_contract import activate, stored, take
 
@@ -322,3 +326,38 @@ async def test_finish_many_writes_every_outcome_and_tells_listeners(
     assert (broken.status, broken.error) == (Status.FAILED, "it broke")
     assert (await stored(queue, "stopped")).status == Status.ABORTED
     assert (queue.complete, queue.failed, queue.aborted) == (1, 1, 1)
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "function": st.text(min_size=1, max_size=10),
+            "kwargs": st.dictionaries(st.text(max_size=5), st.integers() | st.none(), max_size=3),
+            "key": st.text(min_size=1, max_size=10),
+            "timeout": st.integers(0, 10_000),
+            "heartbeat": st.integers(0, 100),
+            "retries": st.integers(0, 1000),
+            "ttl": st.integers(-1, 10_000),
+            "retry_delay": st.floats(0, 100),
+            "retry_backoff": st.booleans() | st.floats(0, 10),
+            "scheduled": st.integers(0, 2**40),
+            "progress": st.floats(0, 1),
+            "attempts": st.integers(0, 10),
+            "completed": st.integers(0, 2**40),
+            "result": st.none() | st.integers() | st.text(max_size=5),
+            "error": st.none() | st.text(max_size=20),
+            "status": st.sampled_from(list(Status)),
+            "priority": st.integers(0, 32_767),
+            "meta": st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+        },
+    ),
+    st.booleans(),
+)
+def test_job_records_are_what_saq_writes(fields: dict[str, Any], with_queue: bool) -> None:
+    """The queue's own ``Job.to_dict`` (without ``dataclasses.fields`` per call) gives the same
+    record as SAQ's for any job."""
+    queue = SQLiteQueue.__new__(SQLiteQueue)  # only its name is read
+    queue.name = "default"
+    job = Job(**{"function": "f", **fields}, queue=queue if with_queue else None)
+    assert job_record(job) == job.to_dict()
