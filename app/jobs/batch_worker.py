@@ -91,8 +91,8 @@ class BatchWorker(AppWorker):
         loop = asyncio.get_running_loop()
         try:
             while not self.event.is_set() and not self.draining:
-                free = self.concurrency - self._busy
-                if free > 0 and len(self._outbox) < 2 * self.concurrency:
+                free = self._room()
+                if free > 0:
                     if not self._ready and self._claiming_ahead is not None:
                         await asyncio.wait({self._claiming_ahead})  # its jobs are coming
                         continue
@@ -116,13 +116,20 @@ class BatchWorker(AppWorker):
                     await self._slot_freed.wait()
                 finally:
                     timer.cancel()
-                if self._busy >= self.concurrency and loop.time() >= give_up_at:
+                if loop.time() >= give_up_at and not self._room():
                     # The running jobs are slow after all: the claimed ones go back to the
                     # queue for now, and the worker stops claiming ahead until jobs are quick.
                     self._run_s = HOLD_MAX_S
                     self._give_back_ready()
         finally:
             self._give_back_ready()  # stopping or draining: claimed ahead, never started
+
+    def _room(self) -> int:
+        """How many jobs may start now: the free slots, none while too many finished jobs
+        still wait for their queue entries to be written."""
+        if len(self._outbox) >= 2 * self.concurrency:
+            return 0
+        return max(0, self.concurrency - self._busy)
 
     def _claim_ahead(self) -> None:
         """While jobs return quickly, keep a group of claimed jobs ready for the next free
