@@ -257,7 +257,9 @@ class ArqSystem(System):
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
         if self.worker is not None:
-            await self.worker.close()
+            # arq's close gathers its job tasks, which the cancel above may have cancelled:
+            # their CancelledError is theirs, not ours (ours would still propagate).
+            await asyncio.gather(self.worker.close(), return_exceptions=True)
         self.worker = self.task = None
 
     async def spans(self) -> dict[str, tuple[float, float]]:
