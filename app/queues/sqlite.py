@@ -255,11 +255,19 @@ class SQLiteQueue(Queue):
             "job": self.serialize(job),
         }
         store = self._store
+        due = scheduled <= now_seconds()
+        if due:
+            # Wake this process's idle dequeuers before the insert is sent, not after its
+            # commit: their claim then runs in the insert's transaction (the Store sends what
+            # is asked in one loop turn together, in order) instead of a thread hop and two
+            # loop turns later. A claim already under way claims again after it.
+            store.wake(self.name)
 
         def announce(inserted: int) -> None:
             if inserted:
                 store.publish(self.name, job.key, Status.QUEUED.value)
-                store.wake(self.name, scheduled)
+                if not due:
+                    store.wake(self.name, scheduled)
 
         if not await store.run(partial(sql.changes, sql.ENQUEUE, params), on_commit=announce):
             return None

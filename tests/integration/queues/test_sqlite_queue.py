@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from saq import Job, Status
 
 from app.queues import SQLiteQueue, make_queue
+from app.queues import sqlite_schema as sql
 from app.queues.sqlite import job_record
 from tests.integration.queues.conftest import Backend, QueueFactory, claimer_process
 from tests.integration.queues.test_contract import activate, stored, take
@@ -53,6 +54,74 @@ async def test_waiting_dequeue_wakes_on_enqueue(open_sqlite_queue: QueueFactory)
         job = await waiting
     assert job is not None
     assert job.key == "wake"
+
+
+async def test_an_idle_dequeuers_claim_joins_the_enqueues_transaction(
+    open_sqlite_queue: QueueFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dequeue waiting when a job is enqueued claims it in the insert's transaction: one
+    batch on the queue's thread holds the insert, then the claim (the wait for a job is one
+    thread hop shorter than a claim made after the insert's commit)."""
+    from app.queues import sqlite_store
+
+    queue = await open_sqlite(open_sqlite_queue)
+    batches: list[list[Any]] = []
+    run_batch = sqlite_store._run_batch
+
+    def recording(conn: Any, work: list[Any], busy_timeout: float) -> Any:
+        batches.append([getattr(statement, "func", statement) for statement, _ in work])
+        return run_batch(conn, work, busy_timeout)
+
+    monkeypatch.setattr(sqlite_store, "_run_batch", recording)
+    waiting = asyncio.create_task(queue.dequeue(timeout=60))
+    await asyncio.sleep(0.2)  # its claim found nothing: idle
+    batches.clear()
+
+    await queue.enqueue("noop", key="together")
+    with anyio.fail_after(5):
+        job = await waiting
+
+    assert job is not None
+    assert job.key == "together"
+    assert [sql.changes, sql.claim] in batches  # the insert, then the claim, in one batch
+    assert [sql.claim] not in batches  # no claim of its own after the commit
+    assert (await stored(queue, "together")).status == Status.ACTIVE
+
+
+async def test_jobs_enqueued_while_dequeuers_come_and_go_each_reach_one(
+    open_sqlite_queue: QueueFactory,
+) -> None:
+    """Enqueues racing dequeues that wait, claim and time out in every order: each job is
+    handed to exactly one dequeuer (none lost to a claim that ran before its insert)."""
+    queue = await open_sqlite(open_sqlite_queue)
+    rng = random.Random(8)
+    keys = [f"race-{index}" for index in range(60)]
+
+    async def dequeuer() -> list[str]:
+        got: list[str] = []
+        while True:
+            job = await queue.dequeue(timeout=rng.choice([0.05, 0.3]))
+            if job is None:
+                return got
+            got.append(job.key)
+            await asyncio.sleep(rng.choice([0, 0, 0.001]))
+
+    async def enqueuer(mine: list[str]) -> None:
+        for key in mine:
+            await queue.enqueue("noop", key=key)
+            if rng.random() < 0.5:
+                await asyncio.sleep(rng.choice([0, 0.002, 0.02]))
+
+    with anyio.fail_after(30):
+        dequeuers = [asyncio.create_task(dequeuer()) for _ in range(6)]
+        await asyncio.gather(*(enqueuer(keys[start::3]) for start in range(3)))
+        taken = [key for got in await asyncio.gather(*dequeuers) for key in got]
+        while len(taken) < len(keys):  # dequeuers that timed out before the last enqueues
+            job = await queue.dequeue(timeout=1)
+            assert job is not None, f"lost: {sorted(set(keys) - set(taken))}"
+            taken.append(job.key)
+
+    assert sorted(taken) == sorted(keys)
 
 
 async def test_waiting_dequeue_wakes_when_a_scheduled_job_falls_due(
