@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from sqlalchemy import DateTime, Insert, create_engine, event
+from sqlalchemy import DateTime, Insert, Select, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -41,6 +41,7 @@ log = logging.getLogger("atspro.db")
 
 T = TypeVar("T")
 Query = Callable[[Connection], T]
+Statement = UpdateBase | Select[Any]  # what ``execute`` runs on the prepared path
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 MAX_GROUP = 200  # writes per group commit: bounds how long one transaction holds the lock
@@ -273,7 +274,7 @@ class SQLiteDatabase:
 
 
 class Prepared:
-    """A Core DML statement compiled once for SQLite and run straight on the driver.
+    """A Core statement compiled once for SQLite and run straight on the driver.
 
     ``Connection.execute`` spends most of a small write's time on per-call machinery: the
     statement's cache key, parameter construction, event dispatch, the result proxy and its rows
@@ -284,7 +285,7 @@ class Prepared:
     once. Rows come back as named tuples (attribute access, like a ``Row``).
     """
 
-    def __init__(self, statement: UpdateBase, dialect: Dialect, keys: Sequence[str]) -> None:
+    def __init__(self, statement: Statement, dialect: Dialect, keys: Sequence[str]) -> None:
         column_keys = list(keys) if isinstance(statement, Insert) else None
         compiled: Any = statement.compile(dialect=dialect, column_keys=column_keys)
         if compiled.insert_prefetch or compiled.update_prefetch:
@@ -304,7 +305,7 @@ class Prepared:
             for name in compiled.positiontup
             for bind in (compiled.binds[name],)
         ]
-        returning = list(statement.exported_columns)  # the RETURNING columns, if any
+        returning = list(statement.exported_columns)  # RETURNING or SELECT columns, if any
         self.returns = bool(returning)
         # (position, converter) of each column whose stored value is converted when read.
         self.readers = [
@@ -415,8 +416,8 @@ def _reader(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
 _prepared: dict[tuple[int, frozenset[str]], Prepared] = {}
 
 
-def execute(connection: Connection, statement: UpdateBase, params: Mapping[str, Any]) -> list[Any]:
-    """Run a hot-path DML statement; its RETURNING rows (or ``[]``).
+def execute(connection: Connection, statement: Statement, params: Mapping[str, Any]) -> list[Any]:
+    """Run a hot-path statement; its rows (selected or RETURNING; ``[]`` for none).
 
     On SQLite through :class:`Prepared`; on PostgreSQL through ``Connection.execute`` (its async
     driver needs SQLAlchemy's own execution path, and a network round trip dwarfs the saving).

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import (
-    Row,
+    Integer,
     Select,
     String,
     Table,
@@ -562,6 +562,17 @@ def list_query(
     return query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
 
 
+# Built once and run through ``app.db.execute``: every open stream reads its events at every
+# wake, and building the query per call was most of that read's cost (bench/PROFILE.md).
+_USER_EVENTS_AFTER = (
+    select(events)
+    .where(events.c.user_id == bindparam("user_id"), events.c.id > bindparam("after_id"))
+    .order_by(events.c.id)
+    .limit(bindparam("limit", type_=Integer()))
+)
+_JOB_EVENTS_AFTER = _USER_EVENTS_AFTER.where(events.c.job_id == bindparam("job_id"))
+
+
 def events_after(
     connection: Connection,
     user_id: uuid.UUID,
@@ -569,11 +580,13 @@ def events_after(
     *,
     job_id: uuid.UUID | None = None,
     limit: int = 200,
-) -> Sequence[Row[Any]]:
-    query = select(events).where(events.c.user_id == user_id, events.c.id > after_id)
-    if job_id is not None:
-        query = query.where(events.c.job_id == job_id)
-    return connection.execute(query.order_by(events.c.id).limit(limit)).all()
+) -> Sequence[Any]:
+    """The user's events after ``after_id`` (of one job, when given), oldest first."""
+    params: dict[str, Any] = {"user_id": user_id, "after_id": after_id, "limit": limit}
+    if job_id is None:
+        return execute(connection, _USER_EVENTS_AFTER, params)
+    params["job_id"] = job_id
+    return execute(connection, _JOB_EVENTS_AFTER, params)
 
 
 def last_event_id(

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from app.jobs import store
 from app.lifespan import build
+from app.models import JobEvent
 from app.settings import Settings
 
 
@@ -64,9 +65,16 @@ async def test_streams_asking_together_share_one_read_and_each_gets_its_own_even
         answers = await asyncio.gather(*(jobs.events_after(*key) for key in wanted))
 
         assert reads.calls == 1
-        alone = await reads.inner(
-            lambda c: [store.events_after(c, u, after, job_id=j) for u, after, j in wanted]
-        )
+
+        def plain(connection: Any, user_id: uuid.UUID, after: int, job_id: Any) -> list[Any]:
+            """The same read through SQLAlchemy's own query path (``store.events_after`` runs
+            a prepared statement on the driver)."""
+            query = select(JobEvent).where(JobEvent.user_id == user_id, JobEvent.id > after)
+            if job_id is not None:
+                query = query.where(JobEvent.job_id == job_id)
+            return list(connection.execute(query.order_by(JobEvent.id).limit(200)).all())
+
+        alone = await reads.inner(lambda c: [plain(c, *key) for key in wanted])
         assert [[tuple(row) for row in rows] for rows in answers] == [
             [tuple(row) for row in rows] for rows in alone
         ]
