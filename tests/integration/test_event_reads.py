@@ -35,15 +35,17 @@ class CountingReads:
         return await self.inner(query)
 
 
+async def new_user(container: Any) -> Any:
+    user, _token = await container.auth.create_user(f"{uuid.uuid4().hex[:8]}@example.com")
+    return user
+
+
 async def test_streams_asking_together_share_one_read_and_each_gets_its_own_events(
     make_settings: Callable[..., Settings],
 ) -> None:
     async with build(make_settings()) as container:
         jobs = container.jobs
-        users = [
-            (await container.auth.create_user(f"{uuid.uuid4().hex[:8]}@example.com"))[0]
-            for _ in range(3)
-        ]
+        users = [await new_user(container) for _ in range(3)]
         submitted = {
             user.id: [(await jobs.submit(user.id, "diagnostic.echo", {})).id for _ in range(3)]
             for user in users
@@ -88,7 +90,7 @@ async def test_one_stream_giving_up_does_not_cancel_the_read_of_the_others(
 ) -> None:
     async with build(make_settings()) as container:
         jobs = container.jobs
-        user, _token = await container.auth.create_user(f"{uuid.uuid4().hex[:8]}@example.com")
+        user = await new_user(container)
         job = await jobs.submit(user.id, "diagnostic.echo", {})
 
         leaving = asyncio.ensure_future(jobs.events_after(user.id, 0))
@@ -107,7 +109,7 @@ async def test_a_failed_read_fails_the_streams_that_shared_it_and_the_next_read_
 ) -> None:
     async with build(make_settings()) as container:
         jobs = container.jobs
-        user, _token = await container.auth.create_user(f"{uuid.uuid4().hex[:8]}@example.com")
+        user = await new_user(container)
         await jobs.submit(user.id, "diagnostic.echo", {})
         reads = CountingReads(container.db.read)
         container.db.read = reads  # type: ignore[method-assign]
