@@ -24,13 +24,19 @@ BUSY_TIMEOUT_S = 15.0
 class Checkpointer:
     """A ``PASSIVE`` checkpoint of ``path`` every ``interval_s`` until :meth:`stop`."""
 
-    def __init__(self, path: str | None, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        path: str | None,
+        interval_s: float = CHECKPOINT_INTERVAL_S,
+        *,
+        name: str = "atspro-db-checkpoint",
+    ) -> None:
         self.path = path
         self.interval_s = interval_s
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         if path and path != ":memory:":
-            self._thread = threading.Thread(target=self._run, name="atspro-db-checkpoint")
+            self._thread = threading.Thread(target=self._run, name=name)
             self._thread.daemon = True
             self._thread.start()
 

@@ -29,6 +29,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import aiosqlite
 
+from app.checkpointer import FALLBACK_AUTOCHECKPOINT_PAGES, Checkpointer
 from app.queues.sqlite_schema import migrate
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class Store:
         self._idle.set()
         self._closing = False
         self._watcher: asyncio.Task[None] | None = None
+        self._checkpointer: Checkpointer | None = None
         self._wakers: set[Waker] = set()
         self._inboxes: dict[tuple[str, str], set[asyncio.Queue[tuple[str, str]]]] = defaultdict(set)
         self._inbox_keys: dict[asyncio.Queue[tuple[str, str]], tuple[str, list[str]]] = {}
@@ -111,6 +113,7 @@ class Store:
             await self._connection.close()
             raise
         self._watcher = asyncio.create_task(self._watch_forever(), name="sqlite-queue-watch")
+        self._checkpointer = Checkpointer(self.path, name="atspro-queue-checkpoint")
 
     async def close(self) -> None:
         """Finish every accepted request, then close the connection."""
@@ -120,6 +123,9 @@ class Store:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
         await self._idle.wait()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
@@ -280,6 +286,11 @@ def _prepare(conn: sqlite3.Connection, busy_timeout: float) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
     # After a checkpoint resets the WAL, shrink it back to this size.
     conn.execute("PRAGMA journal_size_limit = 67108864")
+    # The Store's Checkpointer moves the WAL into the file on a thread of its own; SQLite's own
+    # checkpoint, in the commit that crosses this mark, stays only as a safety net. At its
+    # default (1,000 pages) one commit every few hundred jobs stopped to copy and sync pages:
+    # a 7 ms wait for whoever was enqueued or claimed in it.
+    conn.execute(f"PRAGMA wal_autocheckpoint = {FALLBACK_AUTOCHECKPOINT_PAGES}")
     migrate(conn)
     # From here on _run_together waits for locks itself, in finer steps than SQLite would.
     conn.execute("PRAGMA busy_timeout = 0")

@@ -1,4 +1,5 @@
-"""The app database's WAL is folded into its file by the Checkpointer thread, not by the writer."""
+"""The app database's and the SQLite queue's WALs are folded into their files by a Checkpointer
+thread, not by the connection that writes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import text
 
 from app.checkpointer import FALLBACK_AUTOCHECKPOINT_PAGES, Checkpointer
 from app.db import SQLiteDatabase
+from app.queues.sqlite import SQLiteQueue
 
 pytestmark = pytest.mark.anyio
 
@@ -60,6 +62,44 @@ async def test_without_it_the_writer_leaves_the_wal_alone(tmp_path: Path) -> Non
         assert os.path.getsize(f"{path}-wal") >= ROWS * 1000
     finally:
         await db.close()
+
+
+# Each enqueue is a commit of about 4 pages: 4,000 pages in all, past SQLite's default
+# checkpoint mark (1,000) and below the Store's (FALLBACK_AUTOCHECKPOINT_PAGES).
+QUEUE_JOBS = 1000
+
+
+async def _fill_queue(queue: SQLiteQueue) -> None:
+    for i in range(QUEUE_JOBS):
+        await queue.enqueue("noop", key=f"job-{i}", blob=f"{i:04d}" * 250)
+
+
+@pytest.mark.parametrize("checkpointing", [True, False], ids=["checkpointer", "control"])
+async def test_the_queue_checkpoints_beside_its_connection(
+    tmp_path: Path, checkpointing: bool
+) -> None:
+    """The queue's Store runs a Checkpointer too: jobs enqueued reach the file within a few
+    intervals. The control stops it: the same jobs stay in the WAL, so the queue's connection
+    did not checkpoint them in its commits (SQLite's default would have, past 1,000 pages)."""
+    path = tmp_path / "queue.db"
+    queue = SQLiteQueue(path)
+    await queue.connect()
+    try:
+        if not checkpointing:
+            checkpointer = queue._store._checkpointer
+            assert checkpointer is not None
+            checkpointer.stop()
+        await _fill_queue(queue)
+        if checkpointing:
+            with anyio.fail_after(10):
+                while os.path.getsize(path) < QUEUE_JOBS * 1000:
+                    await anyio.sleep(0.1)
+        else:
+            assert await _file_size_after(path, 1.5) < 100_000
+            assert os.path.getsize(f"{path}-wal") >= QUEUE_JOBS * 1000
+        assert await queue.count("queued") == QUEUE_JOBS
+    finally:
+        await queue.disconnect()
 
 
 def test_an_in_memory_database_gets_no_thread() -> None:
