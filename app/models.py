@@ -99,6 +99,8 @@ class BackgroundJob(Base):
         Index("ix_background_jobs_user_id_created_at", "user_id", "created_at"),
         Index("ix_background_jobs_user_id_dedupe_key", "user_id", "dedupe_key"),
         Index("ix_background_jobs_user_id_idempotency_key", "user_id", "idempotency_key"),
+        # By status, then id: the reconciler pages through the pending jobs in id order.
+        Index("ix_background_jobs_status_id", "status", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
@@ -106,7 +108,7 @@ class BackgroundJob(Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     job_type: Mapped[str] = mapped_column(String(100), index=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20))
     priority: Mapped[int] = mapped_column(Integer, default=5)
     queue: Mapped[str] = mapped_column(String(20))
     progress: Mapped[int] = mapped_column(Integer, default=0)

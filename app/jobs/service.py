@@ -49,6 +49,7 @@ from app.jobs.store import (
 )
 from app.lookups import BatchLookup
 from app.metrics import Metrics
+from app.queues.statuses import statuses
 from app.settings import Settings
 from app.tasks.registry import TaskRegistry
 
@@ -796,11 +797,11 @@ class JobService:
                 waiting = [job for job in batch if job.queue == name]
                 if not waiting:
                     continue
-                held = await queue.jobs([str(job.id) for job in waiting])
-                for job, saq_job in zip(waiting, held, strict=True):
-                    if saq_job is None or saq_job.status in TERMINAL_STATUSES:
+                held = await statuses(queue, [str(job.id) for job in waiting])
+                for job, status in zip(waiting, held, strict=True):
+                    if status is None or status in TERMINAL_STATUSES:
                         fixed += int(await self.enqueue(job))
-                    elif saq_job.status in (Status.ACTIVE, Status.ABORTING):
+                    elif status in (Status.ACTIVE, Status.ABORTING):
                         fixed += int(await self.enqueue(job, replace_active=True))
 
     async def enqueue(self, job: JobRow, *, replace_active: bool = False) -> bool:

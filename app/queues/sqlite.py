@@ -429,6 +429,18 @@ class SQLiteQueue(Queue):
         by_key = {row[0]: self._job_from_row(row) for row in found}
         return [by_key.get(key) for key in keys]
 
+    async def statuses(self, job_keys: Iterable[str]) -> list[Status | None]:
+        """Each job's status (None: not held), without reading or decoding its record."""
+        keys = list(job_keys)
+        if not keys:
+            return []
+        params = {"queue": self.name, "keys": json.dumps(keys), "now": now_seconds()}
+        found = await self._store.run(
+            partial(sql.rows, sql.SELECT_STATUSES, params), mode=Mode.READ
+        )
+        by_key = {key: Status(status) for key, status in found}
+        return [by_key.get(key) for key in keys]
+
     async def iter_jobs(
         self,
         statuses: Sequence[Status] = tuple(Status),

@@ -148,6 +148,13 @@ WHERE queue = :queue AND key IN (SELECT value FROM json_each(:keys))
   AND (expire_at IS NULL OR expire_at > :now)
 """
 
+# The status alone (the reconciler asks for hundreds at a time and needs no record).
+SELECT_STATUSES: Final = """
+SELECT key, status FROM saq_jobs
+WHERE queue = :queue AND key IN (SELECT value FROM json_each(:keys))
+  AND (expire_at IS NULL OR expire_at > :now)
+"""
+
 PAGE_JOBS: Final = """
 SELECT key, job, status, started, touched FROM saq_jobs
 WHERE queue = :queue AND key > :after AND status IN (SELECT value FROM json_each(:statuses))

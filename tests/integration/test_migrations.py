@@ -96,3 +96,39 @@ async def test_write_checks_migration_downgrades_and_upgrades_on_postgres(
 ) -> None:
     """Migration 0006 (write_checks, for /readyz) goes down to 0005 and back up on PostgreSQL."""
     await _down_and_up(postgres_database, to="0005", made="write_checks", kept="token_usage")
+
+
+async def index_names(url: str, table: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: {index["name"] for index in inspect(sync).get_indexes(table)}
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _swap_status_index(url: str) -> None:
+    """Migration 0007 swaps the (status) index for (status, id) and back, without drift."""
+    await anyio.to_thread.run_sync(upgrade, url)
+    assert "ix_background_jobs_status_id" in await index_names(url, "background_jobs")
+    await anyio.to_thread.run_sync(lambda: command.downgrade(alembic_config(url), "0006"))
+    indexes = await index_names(url, "background_jobs")
+    assert "ix_background_jobs_status" in indexes
+    assert "ix_background_jobs_status_id" not in indexes
+    await anyio.to_thread.run_sync(upgrade, url)
+    indexes = await index_names(url, "background_jobs")
+    assert "ix_background_jobs_status_id" in indexes
+    assert "ix_background_jobs_status" not in indexes
+    assert await drift(url) == []
+
+
+async def test_status_id_index_migration_downgrades_and_upgrades_on_sqlite(tmp_path: Path) -> None:
+    await _swap_status_index(f"sqlite+aiosqlite:///{tmp_path / 'down.db'}")
+
+
+async def test_status_id_index_migration_downgrades_and_upgrades_on_postgres(
+    postgres_database: str,
+) -> None:
+    await _swap_status_index(postgres_database)

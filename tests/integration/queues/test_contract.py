@@ -14,6 +14,7 @@ from saq import Job, Queue, Status
 from saq.queue.base import JobError
 from saq.utils import now
 
+from app.queues.statuses import statuses
 from tests.integration.queues.conftest import (
     Backend,
     QueueFactory,
@@ -247,6 +248,27 @@ async def test_iter_jobs_walks_every_job_by_status(queue: Queue, uid: Uid) -> No
     assert len(queued) == 3
     assert queued < keys
     assert everything == keys
+
+
+async def test_statuses_say_what_the_queue_holds_for_each_key(queue: Queue, uid: Uid) -> None:
+    """``app.queues.statuses`` (the reconciler's lookup) gives each key's status as the job's
+    own record reads, and None for a key the queue does not hold (never enqueued, deleted)."""
+    names = ("active", "done", "gone", "queued")
+    for name in names[:3]:
+        await queue.enqueue("noop", key=uid(name), ttl=-1 if name == "gone" else 600)
+    for _ in range(3):
+        job = await take(queue)
+        await activate(job)
+        if job.key != uid("active"):
+            await job.finish(Status.COMPLETE)
+    await queue.enqueue("noop", key=uid("queued"))
+    keys = [uid(name) for name in (*names, "never")]
+
+    found = await statuses(queue, keys)
+
+    assert found == [Status.ACTIVE, Status.COMPLETE, None, Status.QUEUED, None]
+    assert found == [None if job is None else job.status for job in await queue.jobs(keys)]
+    assert await statuses(queue, []) == []
 
 
 async def test_apply_and_refresh_wait_for_a_real_worker(queue: Queue) -> None:
