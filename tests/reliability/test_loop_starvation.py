@@ -23,6 +23,8 @@ TICK_S = 0.1
 STREAMS = 20
 TERMINAL = {"completed", "failed", "cancelled"}
 PAGE_PADDING = "<p>" + "Kubernetes Python PostgreSQL distributed systems. " * 20 + "</p>\n"
+DENSE_ITEM = "<li><span>Python</span> <b>SQL</b> <i>Kubernetes</i></li>\n"
+DENSE_ITEMS = 6_000
 
 
 @asynccontextmanager
@@ -34,9 +36,13 @@ async def running(
 
 
 def big_page() -> str:
-    """A real posting padded with ordinary paragraphs to just under the 5 MB fetch cap."""
-    padding = PAGE_PADDING * (4_900_000 // len(PAGE_PADDING))
-    return JSONLD_POSTING.replace("</body>", padding + "</body>")
+    """A real posting padded to just under the 5 MB fetch cap: ordinary paragraphs, and a list
+    of 6,000 tiny items. Paragraphs alone read in under a second, so reading the page in the
+    loop went unnoticed (2026-11-30); the list's many elements take the read past a second or
+    two on this machine, which a loop-bound read shows as a stall of every page job."""
+    items = "<ul>" + DENSE_ITEM * DENSE_ITEMS + "</ul>\n"
+    padding = PAGE_PADDING * ((4_900_000 - len(items)) // len(PAGE_PADDING))
+    return JSONLD_POSTING.replace("</body>", padding + items + "</body>")
 
 
 async def test_heavy_jobs_leave_the_event_loop_responsive(
