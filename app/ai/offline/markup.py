@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Literal
 
 from bs4 import BeautifulSoup, Tag
@@ -32,6 +33,8 @@ MAX_DEPTH = 64
 # Content that is never part of a posting's text.
 NOISE_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "nav", "form", "button")
 MAX_LABEL_WORDS = 10
+# A label ("<p><strong>Requirements</strong></p>") has a handful of nodes, never more than this.
+MAX_LABEL_NODES = 32
 
 _BUCKETS: tuple[tuple[Bucket, re.Pattern[str]], ...] = (
     (
@@ -136,7 +139,7 @@ def html_blocks(node: Tag) -> list[Block]:
 
 def _bold_label(element: Tag) -> bool:
     """A paragraph that is only a short bold phrase: a heading in all but name."""
-    if element.name not in {"p", "div", "strong", "b"}:
+    if element.name not in {"p", "div", "strong", "b"} or not _small(element):
         return False
     text = element.get_text(" ", strip=True)
     if not text or len(text.split()) > MAX_LABEL_WORDS:
@@ -150,9 +153,15 @@ def _bold_label(element: Tag) -> bool:
 
 def _alone_in_parent(element: Tag) -> bool:
     parent = element.parent
-    if parent is None or parent.name not in {"p", "div", "td"}:
+    if parent is None or parent.name not in {"p", "div", "td"} or not _small(parent):
         return False
     return parent.get_text(" ", strip=True) == element.get_text(" ", strip=True)
+
+
+def _small(element: Tag) -> bool:
+    """At most ``MAX_LABEL_NODES`` nodes below: what a label can be, checked without walking a
+    big subtree (asking every element of a deep or wide page for its whole text is quadratic)."""
+    return len(list(islice(element.descendants, MAX_LABEL_NODES + 1))) <= MAX_LABEL_NODES
 
 
 def text_blocks(text: str) -> list[Block]:
