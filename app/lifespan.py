@@ -19,8 +19,8 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from app.ai import make_engine
 from app.ai.breaker import CircuitBreaker
+from app.ai.engine import make_engine
 from app.auth import AuthService
 from app.budget import TokenBudget
 from app.container import Container

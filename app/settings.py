@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from app.ai import AIConfig
+    from app.ai.engine import AIConfig
 
 MIN_SECRET_LENGTH = 32
 WEAK_SECRETS = frozenset({"secret", "changeme", "change-me", "password", "development", "dev"})
@@ -200,7 +200,7 @@ class Settings(BaseSettings):
         return self.uses_sqlite_database if self.auto_migrate is None else self.auto_migrate
 
     def ai_config(self) -> AIConfig:
-        from app.ai import AIConfig
+        from app.ai.engine import AIConfig
 
         return AIConfig(
             api_key=self.openai_api_key,

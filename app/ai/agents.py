@@ -47,7 +47,6 @@ from app.ai.engine import AIConfig
 from app.ai.offline.engine import OfflineEngine, scored
 from app.ai.offline.evidence import unsupported
 from app.ai.offline.posting import completeness as posting_completeness
-from app.ai.offline.posting import page_text
 from app.ai.offline.resume import completeness as resume_completeness
 from app.ai.schemas import (
     Engine,
@@ -171,11 +170,11 @@ class AgentsEngine:
     async def extract_job(
         self, html: str, url: str, company_hint: str | None, *, meter: TokenMeter | None = None
     ) -> JobPosting:
-        offline = await self._offline.extract_job(html, url, company_hint)
+        reading = await self._offline.read_job_page(html, url, company_hint)
+        offline, text = reading.posting, reading.text
         meta = offline.meta
         if meta and meta.method == "json-ld" and (offline.requirements or offline.responsibilities):
             return offline  # the publisher's structured data beats any reading of it
-        text = await anyio.to_thread.run_sync(page_text, html)
         hint = f"Employer hint: {company_hint}\n" if company_hint else ""
         data = f"Page address: {url}\n{hint}" + prompts.fenced(
             "job_page", text, self._config.max_input_chars

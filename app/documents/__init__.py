@@ -11,6 +11,9 @@
 4. TXT and Markdown are decoded in-process (``text``): BOMs, UTF-8, then Windows-1252.
 
 Every failure the user can fix is a ``UserError`` whose message says what to do.
+
+The same confined child reads fetched job pages for the offline AI engine (``child.READERS``,
+``sandbox.read_in_child``): a page is as untrusted as an upload.
 """
 
 from app.documents.document import ExtractedDocument

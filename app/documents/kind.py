@@ -53,7 +53,12 @@ class DocumentType(StrEnum):
 
     def unreadable(self, reason: str) -> UserError:
         """The error for a file of this kind that cannot be used, with the reason the user sees."""
-        return UserError(f"This {self.label} could not be read: {reason}")
+        return unreadable(self.label, reason)
+
+
+def unreadable(label: str, reason: str) -> UserError:
+    """The error for an untrusted input (an upload, a fetched page) that cannot be used."""
+    return UserError(f"This {label} could not be read: {reason}")
 
 
 _LABELS = {

@@ -1,9 +1,11 @@
-"""Run a document reader in a confined child process and turn every way it can end into a result.
+"""Run a reader of untrusted bytes in a confined child process and turn every way it can end
+into a result.
 
 An asyncio cancel cannot stop a thread, and a hostile PDF can keep pdfminer busy for minutes or
-allocate gigabytes; in a child, the kernel enforces CPU and memory limits (set by the child on
-itself, see ``child``) and this side enforces a wall-clock deadline by killing it. The worker's
-event loop, heartbeats and other jobs carry on whatever the file does.
+allocate gigabytes, as a job page of 300,000 tiny elements keeps BeautifulSoup busy for half a
+minute; in a child, the kernel enforces CPU and memory limits (set by the child on itself, see
+``child``) and this side enforces a wall-clock deadline by killing it. The worker's event loop,
+heartbeats and other jobs carry on whatever the input does.
 
 The child gets a minimal environment: it never sees database URLs, API keys or tokens.
 """
@@ -15,12 +17,15 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream, Process
 
+from app.documents.child import UPLOAD_WORDING, Wording
 from app.documents.document import ExtractedDocument
 from app.documents.kind import DocumentType
 from app.documents.limits import Limits
@@ -33,24 +38,41 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory that holds 
 _STDERR_CAP = 64 * 1024
 _REPLY_OVERHEAD = 1024 * 1024
 _BYTES_PER_CHAR = 6  # worst case of a JSON-escaped character
+_TEXTS_PER_REPLY = 3  # a page reading: its description, its text and its lists
 _CPU_KILLS = frozenset({-signal.SIGXCPU, -signal.SIGKILL})
-
-SLOW_REASON = (
-    "it takes too long to process (its layout is unusually complex). Export it again, or upload "
-    "a .docx or .txt version."
-)
-CRASH_REASON = "our reader stopped unexpectedly on it. Export it again and upload the new copy."
 
 
 async def parse_in_child(kind: DocumentType, data: bytes, limits: Limits) -> ExtractedDocument:
-    """The document read by a child process under ``limits``.
+    """The uploaded document read by a child process under ``limits``; see ``read_in_child``."""
+    wording = replace(UPLOAD_WORDING, label=kind.label)
+    reply = await read_in_child(kind.value, data, limits, wording=wording)
+    return ExtractedDocument.from_json(reply)
 
-    Raises ``UserError`` for every failure, including a child killed for exceeding its CPU time,
-    memory or the wall-clock deadline; never leaves the child running, even when cancelled.
+
+async def read_in_child(
+    reader: str,
+    data: bytes,
+    limits: Limits,
+    *,
+    wording: Wording,
+    args: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What ``child.READERS[reader]`` made of ``data`` (its ``to_json()``), read under ``limits``.
+
+    ``args`` are the reader's keyword arguments; ``wording`` says what the user is told when it
+    fails. Raises ``UserError`` for every failure, including a child killed for exceeding its CPU
+    time, memory or the wall-clock deadline; never leaves the child running, even when cancelled.
     """
-    request = json.dumps({"kind": kind.value, "limits": limits.as_dict()})
+    request = json.dumps(
+        {
+            "reader": reader,
+            "wording": wording.as_dict(),
+            "limits": limits.as_dict(),
+            "args": dict(args or {}),
+        }
+    )
     command = [sys.executable, "-s", "-m", _CHILD_MODULE, request]
-    reply_cap = limits.max_chars * _BYTES_PER_CHAR + _REPLY_OVERHEAD
+    reply_cap = _TEXTS_PER_REPLY * limits.max_chars * _BYTES_PER_CHAR + _REPLY_OVERHEAD
     stdout = _Capture(reply_cap)
     stderr = _Capture(_STDERR_CAP)
     process = await anyio.open_process(command, env=_child_environment(), cwd=_PACKAGE_ROOT)
@@ -62,8 +84,14 @@ async def parse_in_child(kind: DocumentType, data: bytes, limits: Limits) -> Ext
             process.kill()
         with anyio.CancelScope(shield=True):
             await process.aclose()
-    timed_out = deadline.cancelled_caught
-    return _result(kind, process.returncode, stdout, stderr, timed_out=timed_out)
+    return _result(
+        stdout,
+        stderr,
+        reader=reader,
+        wording=wording,
+        returncode=process.returncode,
+        timed_out=deadline.cancelled_caught,
+    )
 
 
 async def _communicate(process: Process, data: bytes, stdout: _Capture, stderr: _Capture) -> None:
@@ -106,18 +134,19 @@ class _Capture:
 
 
 def _result(
-    kind: DocumentType,
-    returncode: int | None,
     stdout: _Capture,
     stderr: _Capture,
     *,
+    reader: str,
+    wording: Wording,
+    returncode: int | None,
     timed_out: bool,
-) -> ExtractedDocument:
+) -> dict[str, Any]:
     reply = None if stdout.overflowed else _reply(bytes(stdout.data))
-    if reply is not None and "document" in reply:
-        return ExtractedDocument.from_json(reply["document"])
+    if reply is not None and isinstance(reply.get("result"), dict):
+        return dict(reply["result"])
     if reply is not None and isinstance(reply.get("error"), str):
-        log.info("document.rejected", extra={"kind": kind.value, "limit": reply.get("limit")})
+        log.info("document.rejected", extra={"kind": reader, "limit": reply.get("limit")})
         raise UserError(reply["error"])
     parser_error = next(
         (
@@ -130,15 +159,15 @@ def _result(
     log.warning(
         "document.child_failed",
         extra={
-            "kind": kind.value,
+            "kind": reader,
             "returncode": returncode,
             "timed_out": timed_out,
             "parser_error": parser_error,
         },
     )
     if timed_out or returncode in _CPU_KILLS:
-        raise kind.unreadable(SLOW_REASON)
-    raise kind.unreadable(CRASH_REASON)
+        raise wording.unreadable(wording.slow)
+    raise wording.unreadable(wording.crash)
 
 
 def _reply(raw: bytes) -> dict[str, Any] | None:

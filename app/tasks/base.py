@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from sqlalchemy import Row
 from sqlalchemy.engine import Connection
 
-from app.ai import AIEngine
+from app.ai.engine import AIEngine
 from app.ai.usage import TokenMeter
 from app.budget import TokenBudget
 from app.db import Database

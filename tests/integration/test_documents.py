@@ -6,10 +6,8 @@ child may outlive the call.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import anyio
 import pytest
@@ -29,25 +27,9 @@ from tests.fixtures.documents import (
     rezip,
     two_column_pdf,
 )
+from tests.fixtures.parser_children import parser_children
 
 MIB = 1024 * 1024
-
-
-def parser_children() -> list[int]:
-    """Process ids of parser children of this process that still exist."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"app.documents.child" in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture(autouse=True)

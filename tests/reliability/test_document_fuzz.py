@@ -5,10 +5,8 @@ the deadline, raises anything else, or leaves a child behind."""
 
 from __future__ import annotations
 
-import os
 import time
 from functools import cache
-from pathlib import Path
 
 import anyio
 import pytest
@@ -18,6 +16,7 @@ from hypothesis import strategies as st
 from app.documents import Limits, extract_text
 from app.errors import UserError
 from tests.fixtures.documents import many_pages_pdf, resume_docx, resume_pdf, two_column_pdf
+from tests.fixtures.parser_children import parser_children
 
 LIMITS = Limits(deadline_s=10.0, cpu_seconds=5)
 
@@ -50,21 +49,6 @@ def damaged(draw: st.DrawFn) -> tuple[str, bytes]:
         else:
             buffer[at:at] = buffer[at : at + draw(st.integers(1, 4096))]
     return name, bytes(buffer)
-
-
-def parser_children() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"documents.child" in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 def read(name: str, data: bytes) -> str | None:

@@ -1,6 +1,6 @@
 """R16: the heavy work of a job (a 50-page PDF, a 5 MB job page) must not starve the event loop
-that also serves HTTP, SSE and heartbeats: parsing runs in a child process and page reading in a
-thread. A ticker in the server's own loop measures how late it wakes up."""
+that also serves HTTP, SSE and heartbeats: parsing and page reading run in child processes. A
+ticker in the server's own loop measures how late it wakes up."""
 
 from __future__ import annotations
 
@@ -16,14 +16,13 @@ from starlette.routing import Route
 
 from app.settings import Settings
 from tests.conftest import LiveApp, loopback_site, read_sse
-from tests.fixtures.ai_samples import JSONLD_POSTING
+from tests.fixtures.ai_samples import DENSE_ITEM, JSONLD_POSTING
 from tests.fixtures.documents import many_pages_pdf
 
 TICK_S = 0.1
 STREAMS = 20
 TERMINAL = {"completed", "failed", "cancelled"}
 PAGE_PADDING = "<p>" + "Kubernetes Python PostgreSQL distributed systems. " * 20 + "</p>\n"
-DENSE_ITEM = "<li><span>Python</span> <b>SQL</b> <i>Kubernetes</i></li>\n"
 DENSE_ITEMS = 6_000
 
 

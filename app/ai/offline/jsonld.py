@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import Tag
 
 from app.ai.schemas import Salary
 
@@ -37,12 +37,11 @@ PERIODS = {
 }  # fmt: skip
 
 
-def job_postings(soup: BeautifulSoup) -> list[dict[str, Any]]:
-    """Every JobPosting object in the page's JSON-LD scripts, in page order."""
+def job_postings(scripts: Iterable[Tag]) -> list[dict[str, Any]]:
+    """Every JobPosting object in the page's JSON-LD scripts (its ``<script>`` elements), in
+    page order."""
     found: list[dict[str, Any]] = []
-    for script in soup.find_all("script"):
-        if not isinstance(script, Tag):
-            continue
+    for script in scripts:
         kind = str(script.get("type") or "").lower()
         if "ld+json" not in kind:
             continue
