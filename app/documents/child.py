@@ -1,9 +1,9 @@
 """The parser child: ``python -m app.documents.child REQUEST`` with the untrusted bytes on stdin.
 
-``REQUEST`` is JSON: the reader's name in ``READERS``, the label messages use, the ``Limits`` and
-the reader's keyword arguments. The child confines itself before it reads a single untrusted
-byte (CPU seconds, address space, no file writes, no core dumps), reads, and prints one JSON
-reply on stdout: ``{"result": {...}}`` (the reading's ``to_json()``) or
+``REQUEST`` is JSON: the reader's name in ``READERS``, the ``Wording`` of its failures, the
+``Limits`` and the reader's keyword arguments. The child confines itself before it reads a single
+untrusted byte (CPU seconds, address space, no file writes, no core dumps), reads, and prints one
+JSON reply on stdout: ``{"result": {...}}`` (the reading's ``to_json()``) or
 ``{"error": "message for the user"}``. Anything worse (a kill by a limit, a crash) shows as a
 missing reply and an exit status, which ``sandbox`` turns into a message.
 
