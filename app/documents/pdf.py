@@ -28,7 +28,8 @@ from app.documents.text import clean_text
 
 # Glyphs without a Unicode mapping come out as "(cid:127)"; at the start of a line they are bullet
 # glyphs (reportlab's and Word's), which the resume heuristics read as list markers.
-_LEADING_CID = re.compile(r"^(\s*)\(cid:\d+\)\s*", re.MULTILINE)
+# Indentation only, not blank lines before it: a page of empty lines was quadratic.
+_LEADING_CID = re.compile(r"^([^\S\n]*)\(cid:\d+\)\s*", re.MULTILINE)
 _OTHER_CID = re.compile(r"\(cid:\d+\)")
 
 PDF = DocumentType.PDF

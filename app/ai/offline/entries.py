@@ -43,8 +43,10 @@ LOCATION = re.compile(
     rf"^(?:(?:Remote|Hybrid|On-?site)(?:\s*\([^)]*\))?|[A-Z][\w.'\-]*(?:\s[A-Z][\w.'\-]*)*,\s*"
     rf"(?:{_REGIONS})(?:\s*\((?:Remote|Hybrid|On-?site)\))?)$"
 )
+# Starts at a word's start and takes at most eight words before the keyword: tried at every
+# capital of a long line of capitalized words, an unbounded run was quadratic.
 _INSTITUTION = re.compile(
-    r"(?:[A-Z][\w.&'\-]*\s+)*(?:University|College|Institute|School|Academy|Polytechnic|"
+    r"(?<![\w.&'\-])(?:[A-Z][\w.&'\-]*\s+){0,8}(?:University|College|Institute|School|Academy|Polytechnic|"
     r"Conservatory|Universidade|Universidad|Universität|Université|Università|Hochschule)"
     r"(?:\s+(?:of|for|de|do|da|at|in|and|&|the)\b)*(?:\s+[A-Z][\w.&'\-]*(?:\s+(?:of|and|&)"
     r"\s+[A-Z][\w.&'\-]*)*)*"

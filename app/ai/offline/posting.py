@@ -34,7 +34,7 @@ from app.ai.schemas import (
 if TYPE_CHECKING:
     from app.documents.limits import Limits
 
-_TITLE_SPLIT = re.compile(r"\s+(?:\||-|\u2013|\u2014|·|at)\s+")
+_TITLE_SPLIT = re.compile(r"(?<!\s)\s+(?:\||-|\u2013|\u2014|·|at)\s+")
 _CAREERS_WORDS = re.compile(r"\b(?:careers?|jobs?|hiring|job board|recruiting)\b", re.I)
 _LOCATION_LABEL = re.compile(r"\blocation\s*:\s*([^·|•\n]+)", re.I)
 _EMPLOYMENT = (

@@ -55,12 +55,15 @@ _SECTION_OF = {name: section for section, names in _HEADINGS.items() for name in
 _SKILL_LABELS = frozenset({*_HEADINGS["skills"], "languages", "programming languages"})
 MAX_HEADING_WORDS = 5
 
-EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,}")
+# Patterns that scan a whole text start a match only where a run of their characters starts (a
+# lookbehind): tried inside the run as well, each try rescans the run, and 200,000 digits took
+# minutes (a resume is untrusted text; tests/unit/test_regex_cost.py).
+EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z]{2,}")
 PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{2,4}\)|\d{2,5})(?:[\s.\-]?\d{2,4}){1,3}(?!\w)"
 )
 _URL = re.compile(
-    r"(?:https?://|www\.)[^\s|,;()<>]+|(?<![@\w.])(?:[\w\-]+\.)+(?:com|org|net|io|dev|me|"
+    r"(?:https?://|www\.)[^\s|,;()<>]+|(?<![@\w.\-])(?:[\w\-]+\.)+(?:com|org|net|io|dev|me|"
     r"co|ai|app|page|site|xyz|tech|info)(?:/[^\s|,;()<>]*)?(?![\w@])",
     re.IGNORECASE,
 )

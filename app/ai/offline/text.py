@@ -13,7 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 
 BULLET = re.compile(r"^\s*(?:\(cid:\d+\)|[•●▪■◦‣∙·○◆►▸➢✓✔*+\-\u2013\u2014]|\d{1,2}[.)](?=\s))\s*")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((\S+?)\)")
+# No brackets inside the text nor parentheses inside the target: each try stops at the next
+# one, so a line of "[a](" repeated is read in linear time.
+_MD_LINK = re.compile(r"\[([^\[\]]+)\]\(([^\s()]+)\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
 # Separators between fields on one line: pipes, middle dots, spaced dashes, tabs, wide gaps.
 FIELD_SEPARATOR = re.compile(r"\s*(?:\||·|•|\s[-\u2013\u2014]\s|\t|\s{3,})\s*")
