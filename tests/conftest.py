@@ -6,7 +6,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.settings import Settings
 from tests.fixtures.openai_server import refuse_non_loopback
+from tests.fixtures.parser_children import parser_children
 
 REDIS_URL = os.environ.get("ATSPRO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("ATSPRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -153,6 +154,13 @@ async def live(make_settings: Callable[..., Settings]) -> AsyncIterator[LiveApp]
 def serve() -> Callable[[Settings], AsyncIterator[LiveApp]]:
     """Start a live app with custom settings: ``async for app in serve(settings)``."""
     return _serve
+
+
+@pytest.fixture
+def no_leftover_children() -> Iterator[None]:
+    """The test ends with no parser child (``app.documents.child``) of this process left."""
+    yield
+    assert parser_children() == []
 
 
 async def read_sse(

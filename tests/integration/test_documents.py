@@ -7,7 +7,7 @@ child may outlive the call.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import anyio
 import pytest
@@ -32,11 +32,8 @@ from tests.fixtures.parser_children import parser_children
 MIB = 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_children() -> Iterator[None]:
-    """Every test ends with no parser child left behind."""
-    yield
-    assert parser_children() == []
+# Every test ends with no parser child left behind.
+pytestmark = pytest.mark.usefixtures("no_leftover_children")
 
 
 async def test_pdf_is_read_in_a_child() -> None:

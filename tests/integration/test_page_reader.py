@@ -6,8 +6,6 @@ CPU per megabyte, which a thread could neither bound nor stop (F11, U5).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import anyio
 import pytest
 
@@ -28,11 +26,8 @@ from tests.fixtures.parser_children import parser_children
 MIB = 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_children() -> Iterator[None]:
-    """Every test ends with no parser child left behind."""
-    yield
-    assert parser_children() == []
+# Every test ends with no parser child left behind.
+pytestmark = pytest.mark.usefixtures("no_leftover_children")
 
 
 @pytest.mark.parametrize(
