@@ -11,6 +11,12 @@ no-op jobs, sampled across every thread with py-spy (``pip install py-spy``; par
    Samples are grouped by thread (event loop, app-database writer, database readers, the queue's
    aiosqlite thread) and by the first rule of ``PARTS`` their stack matches; the tables say what
    share of the samples each took and the time per job it amounts to.
+4. First, one drain runs without py-spy and reads each thread's CPU time from the kernel
+   (``/proc/self/task/*/stat``) when the app is up and when the last job is done: unperturbed by
+   sampling, and the only figure that counts CPU in C code with the GIL released (SQLite's own
+   work) apart from waiting. py-spy's ``--gil`` view takes the last thread that held the GIL for
+   its holder, so a loop idle in ``epoll_wait`` can show as "no Python frame" time; where the two
+   disagree, trust the kernel's counters.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -59,12 +66,14 @@ async def submit_jobs(data_dir: Path, jobs: int) -> None:
             await container.jobs.submit(user.id, JOB_TYPE, {}, priority=5)
 
 
-async def drain(data_dir: Path, jobs: int) -> dict[str, float]:
-    """Serve on ``data_dir`` until ``jobs`` jobs are completed (the profiled child)."""
+async def drain(data_dir: Path, jobs: int) -> dict[str, Any]:
+    """Serve on ``data_dir`` until ``jobs`` jobs are completed (the profiled child); the CPU
+    seconds each group of threads used meanwhile."""
     query = select(func.count()).where(BackgroundJob.status == "completed")
     began = time.perf_counter()
     async with serve(_settings(data_dir)) as (app, _url):
         ready = time.perf_counter()
+        cpu_before = thread_cpu()
         db = app.state.container.db
 
         async def done() -> bool:
@@ -72,7 +81,27 @@ async def drain(data_dir: Path, jobs: int) -> dict[str, float]:
 
         await wait_until(done, 600, f"{jobs} jobs", interval_s=0.05)
         drained = time.perf_counter()
-    return {"startup_s": ready - began, "drain_s": drained - ready}
+        cpu = thread_cpu()
+    cpu.subtract(cpu_before)
+    return {"startup_s": ready - began, "drain_s": drained - ready, "cpu_s": dict(cpu)}
+
+
+def thread_cpu() -> Counter[str]:
+    """CPU seconds (user + system) this process's threads have used, by ``THREADS`` group, from
+    the kernel's per-thread counters (a thread that ended is not counted)."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    used: Counter[str] = Counter()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        except OSError:
+            continue  # it ended meanwhile
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state is fields[0]
+        name = names.get(int(tid), "")
+        group = next((group for group, pattern in THREADS if pattern.search(name)), "other")
+        used[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return used
 
 
 # --- reading py-spy's samples -------------------------------------------------------------------
@@ -153,9 +182,25 @@ def summarize(raw: Path) -> dict[str, Any]:
 
 def render(profiles: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     rate, jobs = meta["rate"], meta["jobs"]
+    kernel = meta["kernel"]
+    cpu, drain_s = kernel["cpu_s"], kernel["drain_s"]
+    total = sum(cpu.values())
     lines = [
         f"## Profile: {jobs} no-op jobs drained by the one-process product on SQLite "
         f"(concurrency 10), py-spy at {rate} Hz; load average {meta['loadavg']}",
+        "",
+        f"### CPU by thread, from the kernel (no sampler): drain {drain_s:.2f} s "
+        f"({jobs / drain_s:,.0f} jobs/s); {total / drain_s:.2f} cores busy on average, "
+        f"{total / jobs * 1e6:,.0f} µs of CPU per job",
+        "",
+        markdown_table(
+            ["thread", "CPU µs per job", "cores"],
+            [
+                [name, f"{seconds / jobs * 1e6:,.0f}", f"{seconds / drain_s:.2f}"]
+                for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])
+                if seconds > 0
+            ],
+        ),
         "",
     ]
     for label, profile in profiles.items():
@@ -182,17 +227,32 @@ def render(profiles: dict[str, dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _profile(py_spy: str, args: argparse.Namespace, tmp: Path, gil: bool) -> dict[str, Any]:
-    data_dir, raw, meta_path = tmp / "data", tmp / "raw.txt", tmp / "m.json"
+def _drain_command(args: argparse.Namespace, data_dir: Path, meta_path: Path) -> list[str]:
+    """A fresh backlog of ``args.jobs`` in ``data_dir``, and the command that drains it."""
     shutil.rmtree(data_dir, ignore_errors=True)
     import uvloop
 
     uvloop.run(submit_jobs(data_dir, args.jobs))
+    return [
+        *(sys.executable, "-m", "bench.profile", "--jobs", str(args.jobs)),
+        *("--drain", str(data_dir), "--meta", str(meta_path)),
+    ]
+
+
+def _kernel_profile(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """One drain without py-spy: its time and each thread group's CPU seconds."""
+    meta_path = tmp / "m.json"
+    command = _drain_command(args, tmp / "data", meta_path)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return dict(json.loads(meta_path.read_text()))
+
+
+def _profile(py_spy: str, args: argparse.Namespace, tmp: Path, gil: bool) -> dict[str, Any]:
+    raw, meta_path = tmp / "raw.txt", tmp / "m.json"
+    drain_command = _drain_command(args, tmp / "data", meta_path)
     command = [py_spy, "record", "--threads", "--nonblocking", "--format", "raw"]
     command += ["--gil"] if gil else []
-    command += ["--rate", str(args.rate), "-o", str(raw), "--"]
-    command += [sys.executable, "-m", "bench.profile", "--jobs", str(args.jobs)]
-    command += ["--drain", str(data_dir), "--meta", str(meta_path)]
+    command += ["--rate", str(args.rate), "-o", str(raw), "--", *drain_command]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     timings = json.loads(meta_path.read_text())
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -224,11 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(py_spy).exists():
         sys.exit("py-spy is missing: .venv/bin/pip install -e '.[bench]'")
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+        kernel = _kernel_profile(args, Path(tmp))
         profiles = {
             "every thread, idle excluded": _profile(py_spy, args, Path(tmp), gil=False),
             "GIL holder only (--gil)": _profile(py_spy, args, Path(tmp), gil=True),
         }
-    meta = {"rate": args.rate, "jobs": args.jobs}
+    meta: dict[str, Any] = {"rate": args.rate, "jobs": args.jobs, "kernel": kernel}
     meta["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     path = RESULTS_DIR / f"profile-sqlite-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps({"meta": meta, "profiles": profiles}, indent=2))

@@ -127,8 +127,11 @@ def test_quick_growth_fills_the_table_and_measures() -> None:
     reason="py-spy comes with the `bench` extra",
 )
 def test_profile_samples_the_drain() -> None:
-    """`python -m bench.profile` drains jobs under py-spy and groups the samples by thread."""
+    """`python -m bench.profile` reads each thread's CPU from the kernel on one drain, then
+    drains again under py-spy and groups the samples by thread."""
     stdout = run_bench("bench.profile", "--jobs", "60", "--rate", "200")
+    assert "CPU by thread, from the kernel" in stdout
+    assert "| thread | CPU µs per job | cores |" in stdout  # (60 jobs: a few clock ticks)
     assert "By thread:" in stdout
     assert "loop:" in stdout  # the event loop thread was sampled
 
