@@ -12,7 +12,7 @@ abort checks, which read ``job_task_contexts``) and replaces the slots with one 
 1. wait for a free slot, then claim as many jobs as there are free slots in one statement
    (``SQLiteQueue.dequeue_many``). While jobs return quickly, the next group is claimed in the
    background as soon as a group starts, and is ready when the slots free: the claim (a write
-   to the queue's own file, on its own thread) is then off the path from one job to the next.
+   to the queue's own file) is then off the path from one job to the next.
    A group claimed ahead waits at most ``HOLD_MAX_S`` for slots, then goes back to the queue;
    a stopping worker gives it back too;
 2. start them all in our table in one transaction (``JobRunner.start_many``);

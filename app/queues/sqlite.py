@@ -269,7 +269,9 @@ class SQLiteQueue(Queue):
                 if not due:
                     store.wake(self.name, scheduled)
 
-        if not await store.run(partial(sql.changes, sql.ENQUEUE, params), on_commit=announce):
+        if not await store.run(
+            partial(sql.changes, sql.ENQUEUE, params), on_commit=announce, quick=True
+        ):
             return None
         if logger.isEnabledFor(logging.INFO):
             logger.info("Enqueuing %s", job.info(logger.isEnabledFor(logging.DEBUG)))
@@ -299,6 +301,7 @@ class SQLiteQueue(Queue):
         stored = await store.run(
             partial(sql.scalar, statement, params),
             on_commit=self._publisher(store, job.key),
+            quick=True,
         )
         if stored is not None:
             job.status = Status(stored)
@@ -326,6 +329,7 @@ class SQLiteQueue(Queue):
         await store.run(
             partial(sql.changes, statement, params),
             on_commit=lambda _: store.publish(self.name, job.key, status.value),
+            quick=True,
         )
 
     async def finish_many(self, outcomes: Sequence[tuple[Job, Status, Any, str | None]]) -> None:
@@ -360,7 +364,7 @@ class SQLiteQueue(Queue):
             for job, status, _result, _error in outcomes:
                 store.publish(self.name, job.key, Status(status).value)
 
-        await store.run(partial(sql.changes_many, statements), on_commit=announce)
+        await store.run(partial(sql.changes_many, statements), on_commit=announce, quick=True)
         if logger.isEnabledFor(logging.INFO):
             for job, *_ in outcomes:
                 logger.info("Finished %s", job.info(logger.isEnabledFor(logging.DEBUG)))
@@ -384,7 +388,7 @@ class SQLiteQueue(Queue):
             store.publish(self.name, job.key, Status.QUEUED.value)
             store.wake(self.name, scheduled)
 
-        await store.run(partial(sql.changes, sql.RETRY, params), on_commit=announce)
+        await store.run(partial(sql.changes, sql.RETRY, params), on_commit=announce, quick=True)
 
     async def abort(self, job: Job, error: str, ttl: float = 5) -> None:
         """A queued (or missing) job becomes ``aborted`` at once; an active one ``aborting``, which
@@ -406,6 +410,7 @@ class SQLiteQueue(Queue):
         outcome = await store.run(
             partial(sql.abort, params),
             on_commit=self._publisher(store, job.key),
+            quick=True,
         )
         if outcome == Status.ABORTED.value:
             job.status, job.error, job.completed = Status.ABORTED, error, aborted.completed
@@ -506,7 +511,7 @@ class SQLiteQueue(Queue):
             "metadata": json.dumps(info["metadata"]),
             "expire_at": now_seconds() + ttl,
         }
-        await self._store.run(partial(sql.changes, sql.WRITE_WORKER, params))
+        await self._store.run(partial(sql.changes, sql.WRITE_WORKER, params), quick=True)
 
     def _job_from_row(self, row: sql.Row) -> Job:
         """(key, blob, status, started, touched): the status column wins over the blob, and the

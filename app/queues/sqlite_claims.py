@@ -193,7 +193,7 @@ class Claimer:
                     "claimant": self._claimant(),
                 }
                 try:
-                    rows, next_due = await self._store.run(partial(sql.claim, params))
+                    rows, next_due = await self._store.run(partial(sql.claim, params), quick=True)
                 except (sqlite3.Error, StoreClosedError) as exc:
                     self._back_off(exc)
                     return

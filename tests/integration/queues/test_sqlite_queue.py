@@ -7,6 +7,7 @@ import asyncio
 import logging
 import random
 import sqlite3
+import threading
 import time
 from typing import Any
 
@@ -60,19 +61,27 @@ async def test_an_idle_dequeuers_claim_joins_the_enqueues_transaction(
     open_sqlite_queue: QueueFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A dequeue waiting when a job is enqueued claims it in the insert's transaction: one
-    batch on the queue's thread holds the insert, then the claim (the wait for a job is one
-    thread hop shorter than a claim made after the insert's commit)."""
+    batch holds the insert, then the claim (the wait for a job is one round shorter than a
+    claim made after the insert's commit). Both are quick, so the batch runs on the loop."""
     from app.queues import sqlite_store
 
     queue = await open_sqlite(open_sqlite_queue)
     batches: list[list[Any]] = []
-    run_batch = sqlite_store._run_batch
+    run_batch, attempt_inline = sqlite_store._run_batch, sqlite_store._attempt_inline
 
-    def recording(conn: Any, work: list[Any], busy_timeout: float) -> Any:
+    def record(work: list[Any]) -> None:
         batches.append([getattr(statement, "func", statement) for statement, _ in work])
+
+    def on_thread(conn: Any, work: list[Any], busy_timeout: float) -> Any:
+        record(work)
         return run_batch(conn, work, busy_timeout)
 
-    monkeypatch.setattr(sqlite_store, "_run_batch", recording)
+    def on_loop(conn: Any, work: list[Any]) -> Any:
+        record(work)
+        return attempt_inline(conn, work)
+
+    monkeypatch.setattr(sqlite_store, "_run_batch", on_thread)
+    monkeypatch.setattr(sqlite_store, "_attempt_inline", on_loop)
     waiting = asyncio.create_task(queue.dequeue(timeout=60))
     await asyncio.sleep(0.2)  # its claim found nothing: idle
     batches.clear()
@@ -395,6 +404,104 @@ async def test_finish_many_writes_every_outcome_and_tells_listeners(
     assert (broken.status, broken.error) == (Status.FAILED, "it broke")
     assert (await stored(queue, "stopped")).status == Status.ABORTED
     assert (queue.complete, queue.failed, queue.aborted) == (1, 1, 1)
+
+
+async def test_quick_writes_run_on_the_loop_and_leave_no_transaction_open(
+    open_sqlite_queue: QueueFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enqueue, a claim and a finish each run on the event loop's thread when no batch is on
+    the queue's thread and the lock is free, and commit there: another connection can write
+    straight after."""
+    import threading
+
+    from app.queues import sqlite_store
+
+    queue = await open_sqlite(open_sqlite_queue)
+    on_loop: list[list[Any]] = []
+    attempt_inline = sqlite_store._attempt_inline
+
+    def recording(conn: Any, work: list[Any]) -> Any:
+        assert threading.current_thread() is threading.main_thread()
+        outcomes = attempt_inline(conn, work)
+        on_loop.append([getattr(statement, "func", statement) for statement, _ in work])
+        return outcomes
+
+    monkeypatch.setattr(sqlite_store, "_attempt_inline", recording)
+    await queue.enqueue("noop", key="quick")
+    (job,) = await queue.dequeue_many(1, timeout=5)
+    await queue.finish_many([(job, Status.COMPLETE, {"ok": True}, None)])
+
+    assert [sql.changes] in on_loop  # the insert
+    assert [sql.claim] in on_loop
+    assert [sql.changes_many] in on_loop  # the finish
+    await asyncio.to_thread(write_from_another_connection, queue.path)
+    assert (await stored(queue, "quick")).status == Status.COMPLETE
+
+
+async def test_a_quick_write_waits_for_another_writer_on_the_thread_not_the_loop(
+    open_sqlite_queue: QueueFactory,
+) -> None:
+    """While another connection holds the write lock, an enqueue waits for it on the queue's
+    thread: the event loop keeps running meanwhile, and the job is stored once the lock is
+    released."""
+    queue = await open_sqlite(open_sqlite_queue)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        other = sqlite3.connect(queue.path, timeout=2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            locked.set()
+            release.wait(10)
+            other.execute("COMMIT")
+        finally:
+            other.close()
+
+    holder = asyncio.create_task(asyncio.to_thread(hold_the_lock))
+    await asyncio.to_thread(locked.wait, 10)
+    enqueue = asyncio.create_task(queue.enqueue("noop", key="behind-a-lock"))
+    ticks = 0
+    while ticks < 20:  # the loop turns while the enqueue waits
+        await asyncio.sleep(0.01)
+        ticks += 1
+        assert not enqueue.done()
+    release.set()
+    with anyio.fail_after(10):
+        assert await enqueue is not None
+        await holder
+    assert (await stored(queue, "behind-a-lock")).status == Status.QUEUED
+
+
+async def test_a_failing_request_among_quick_ones_fails_alone(
+    open_sqlite_queue: QueueFactory,
+) -> None:
+    """Quick requests sent together run in one transaction on the loop; when one raises,
+    nothing of theirs is kept there, and on the queue's thread each runs on its own: only the
+    failing one gets the error, the others are committed."""
+    from app.queues.sqlite_store import Mode
+
+    queue = await open_sqlite(open_sqlite_queue)
+    store = queue._store
+
+    def fine(conn: sqlite3.Connection) -> int:
+        conn.execute("CREATE TABLE IF NOT EXISTS probe (x INTEGER)")
+        return conn.execute("INSERT INTO probe VALUES (1)").rowcount
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+    outcomes = await asyncio.gather(
+        store.run(fine, quick=True),
+        store.run(broken, quick=True),
+        store.run(fine, quick=True),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == outcomes[2] == 1
+    assert isinstance(outcomes[1], sqlite3.OperationalError)
+    rows = await store.run(
+        lambda conn: conn.execute("SELECT count(*) FROM probe").fetchone()[0], mode=Mode.READ
+    )
+    assert rows == 2
 
 
 @given(
