@@ -378,11 +378,8 @@ def _attempt(
     """If a request fails (other than by a busy lock), roll back and give each request its own
     transaction, so one bad request cannot fail the others."""
     try:
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        results: list[Outcome] = [(True, statement(conn)) for statement in statements]
-        conn.execute("COMMIT")
+        return _transaction(conn, statements, write=write)
     except BaseException as exc:
-        _rollback(conn)
         if _is_busy(exc):
             raise _BusyError from exc
         if not isinstance(exc, Exception):
@@ -392,6 +389,19 @@ def _attempt(
         return [
             _run_together(conn, [s], write=write, busy_timeout=busy_timeout)[0] for s in statements
         ]
+
+
+def _transaction(
+    conn: sqlite3.Connection, statements: list[Statement], *, write: bool
+) -> list[Outcome]:
+    """All ``statements`` in one transaction, committed; rolled back if any raises (re-raised)."""
+    try:
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        results: list[Outcome] = [(True, statement(conn)) for statement in statements]
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
     return results
 
 
@@ -400,20 +410,14 @@ class _NotInline(Exception):
 
 
 def _attempt_inline(conn: sqlite3.Connection, work: list[tuple[Statement, Mode]]) -> list[Outcome]:
-    """One try of a small batch on the calling thread, rolled back and refused with
-    ``_NotInline`` if another process holds the lock (the busy timeout is 0: no wait) or any
-    request fails (the thread's path runs them again, each on its own)."""
+    """One try of a small batch on the calling thread, refused with ``_NotInline`` (and rolled
+    back) if another process holds the lock (the busy timeout is 0: no wait) or any request
+    fails (the thread's path runs them again, each on its own)."""
     write = any(mode is Mode.WRITE for _, mode in work)
     try:
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        results: list[Outcome] = [(True, statement(conn)) for statement, _ in work]
-        conn.execute("COMMIT")
-    except BaseException as exc:
-        _rollback(conn)
-        if isinstance(exc, Exception):
-            raise _NotInline from exc
-        raise
-    return results
+        return _transaction(conn, [statement for statement, _ in work], write=write)
+    except Exception as exc:
+        raise _NotInline from exc
 
 
 def _is_busy(exc: BaseException) -> bool:
