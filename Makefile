@@ -99,10 +99,13 @@ bench-load: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench.load
 
-## bench-profile: where the one-process product's time goes draining no-op jobs (py-spy)
+## bench-profile: where the one-process product's time goes draining no-op jobs (py-spy), and
+## which of it is on the critical path of a cycle (bench.timeline)
 bench-profile: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench.profile
+	$(BIN)/python -m bench.timeline --reps 2
+	$(BIN)/python -m bench.timeline --writer --jobs 3000 --reps 3
 
 clean:
 	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache web/node_modules web/.next web/out

@@ -145,3 +145,24 @@ def test_statements_times_every_variant() -> None:
         "exec_driver_sql",
     ):
         assert label in stdout
+
+
+def test_timeline_times_every_step_of_a_cycle() -> None:
+    """`python -m bench.timeline` probes a real drain and times each step of the cycle; every
+    probe fires (a renamed method it wraps leaves its steps empty, and this fails)."""
+    from bench.timeline import STEPS
+
+    stdout = run_bench("bench.timeline", "--jobs", "200")
+    for name, *_ in STEPS:
+        cells = table_row(stdout, name)
+        assert cells[2] != "—" and float(cells[2].replace(",", "")) >= 0, cells
+        assert int(cells[3].replace(",", "")) >= 5, cells  # ~20 cycles, the middle 80 %
+    cycle = table_row(stdout, "**cycle** (one group's start to the next)")
+    assert float(cycle[2].strip("*").replace(",", "")) > 0, cycle
+
+
+def test_timeline_times_the_writer_alone() -> None:
+    """`python -m bench.timeline --writer` commits groups through the real writer thread."""
+    stdout = run_bench("bench.timeline", "--writer", "--jobs", "100")
+    assert "[writer alone, rep 1] cycle p50" in stdout
+    assert " jobs/s" in stdout
