@@ -32,22 +32,18 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
-
-from sqlalchemy import func, select
 
 import app.db
 from app.jobs.batch_worker import BatchWorker
 from app.jobs.runner import JobRunner
 from app.jobs.service import JobService, _Completion, _Start
 from app.lifespan import build
-from app.models import BackgroundJob
-from bench.common import wait_until
-from bench.product import JOB_TYPE, serve
-from bench.profile import _settings, submit_jobs, thread_cpu
+from bench.product import JOB_TYPE
+from bench.profile import _settings, drain, submit_jobs, thread_cpu
 from bench.stats import markdown_table
 
 Event = tuple[int, str]  # (perf_counter_ns, kind)
@@ -133,11 +129,12 @@ def steps(events: list[Event]) -> dict[str, list[float]]:
         for name, opening, closing, _thread in STEPS:
             if kind != opening or name in (bodies, to_pump):
                 continue
-            end = next((later for later, seen in events[index + 1 :] if seen == closing), None)
+            after = itertools.islice(events, index + 1, None)  # no copy of the rest per event
+            end = next((later for later, seen in after if seen == closing), None)
             if end is not None:
                 found[name].append((end - at) / 1000)
         if kind == "started":  # a group's tasks exist: its bodies, then the pump
-            group = _group(events[index + 1 :])
+            group = _group(itertools.islice(events, index + 1, None))
             if group is not None:
                 first_body, last_completed, pump = group
                 found[bodies].append((last_completed - first_body) / 1000)
@@ -147,7 +144,7 @@ def steps(events: list[Event]) -> dict[str, list[float]]:
     return found
 
 
-def _group(events: list[Event]) -> tuple[int, int, int] | None:
+def _group(events: Iterable[Event]) -> tuple[int, int, int] | None:
     """(first ``body``, last ``completed``, the pump's ``start``) of the group whose tasks were
     created just before ``events``; None if the drain's window ends first."""
     first_body = last_completed = None
@@ -167,15 +164,8 @@ async def trace(jobs: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory(prefix="atspro-timeline-") as tmp:
         data_dir = Path(tmp)
         await submit_jobs(data_dir, jobs)
-        query = select(func.count()).where(BackgroundJob.status == "completed")
         with probes() as events:
-            async with serve(_settings(data_dir)) as (app_, _url):
-                db = app_.state.container.db
-
-                async def done() -> bool:
-                    return int(await db.read(lambda c: c.scalar(query)) or 0) >= jobs
-
-                await wait_until(done, 600, f"{jobs} jobs", interval_s=0.05)
+            await drain(data_dir, jobs)  # bench.profile's: serve until every job is completed
         return steps(list(events))
 
 
