@@ -2,8 +2,9 @@
 
 Counts are grouped in SQL (the day of a UTC timestamp is the one expression that differs between
 SQLite and PostgreSQL); percentiles are computed in Python over a bounded read of completed
-attempts, the same on both backends. Outcomes come from ``job_attempts``: a job failed twice
-(retried by hand in between) counts two failures, each on its own day.
+attempts, the same on both backends. Failures and retries come from ``job_attempts``: a job failed
+twice (retried by hand in between) counts two failures, each on its own day. Completions come
+from the jobs' rows, where a completed attempt is recorded (``app.jobs.attempts``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.admin.schemas import Analytics, DailyUsage, OperationUsage, TypeUsage
 from app.db import Database, utcnow
 from app.jobs.attempts import Outcome, attempts
+from app.jobs.status import JobStatus
 from app.jobs.store import jobs
 
 MAX_DURATIONS = 100_000  # completed attempts read for percentiles (the most recent ones)
@@ -68,21 +70,28 @@ def _gather(connection: Connection, since: datetime) -> Analytics:
         .where(jobs.c.created_at >= since)
         .group_by(submitted_day, jobs.c.job_type)
     ).all()
+    # Attempts that ended otherwise are rows of job_attempts; a completed one is its job's row
+    # (app/jobs/attempts.py), so completions and their durations are counted from the jobs.
     finished_day = _day(attempts.c.finished_at, dialect)
-    outcomes = connection.execute(
+    ended = [outcome for outcome in COUNTED if outcome != Outcome.COMPLETED.value]
+    ended_otherwise = connection.execute(
         select(finished_day, jobs.c.job_type, attempts.c.outcome, func.count())
         .join(jobs, jobs.c.id == attempts.c.job_id)
-        .where(attempts.c.finished_at >= since, attempts.c.outcome.in_(list(COUNTED)))
+        .where(attempts.c.finished_at >= since, attempts.c.outcome.in_(ended))
         .group_by(finished_day, jobs.c.job_type, attempts.c.outcome)
     ).all()
+    completed_day = _day(jobs.c.completed_at, dialect)
+    completed = jobs.c.status == JobStatus.COMPLETED.value
+    completions = connection.execute(
+        select(completed_day, jobs.c.job_type, literal(Outcome.COMPLETED.value), func.count())
+        .where(completed, jobs.c.completed_at >= since)
+        .group_by(completed_day, jobs.c.job_type)
+    ).all()
+    outcomes = [*ended_otherwise, *completions]
     durations = connection.execute(
-        select(jobs.c.job_type, attempts.c.started_at, attempts.c.finished_at)
-        .join(jobs, jobs.c.id == attempts.c.job_id)
-        .where(
-            attempts.c.finished_at >= since,
-            attempts.c.outcome == Outcome.COMPLETED.value,
-        )
-        .order_by(attempts.c.finished_at.desc())
+        select(jobs.c.job_type, jobs.c.started_at, jobs.c.completed_at)
+        .where(completed, jobs.c.completed_at >= since)
+        .order_by(jobs.c.completed_at.desc())
         .limit(MAX_DURATIONS)
     ).all()
     active_users = connection.execute(

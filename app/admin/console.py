@@ -98,7 +98,7 @@ class DeadLetterFilter:
 @dataclass(frozen=True)
 class Inspection:
     job: Row[Any]  # the job's columns plus ``owner_email``
-    attempts: Sequence[Row[Any]]
+    attempts: Sequence[attempts.Attempt]
 
 
 def _listing(where: Sequence[ColumnElement[bool]]) -> Select[Any]:

@@ -1,9 +1,15 @@
 """Per-attempt history (``job_attempts``): SQL run inside the status change's own transaction.
 
-An attempt opens when a worker claims the job (``start``) and closes when that attempt's status
-change lands: completed, failed, retry scheduled, requeued (shutdown), stalled (reaped) or
-cancelled. Both statements are prepared once and ride on the connection the status change already
-holds, so the history costs two small statements per attempt and no commit of its own.
+The table holds what a job's row no longer says: each attempt that did not complete (failed,
+retry scheduled, requeued at shutdown, stalled, cancelled), written by the status change that
+ended it. The job's current attempt, while it runs and once it has completed, is its row: the
+row already holds when it started, where, and when it completed (a completed job never runs
+again), so ``for_jobs`` reads that attempt from it. The common path, a job that starts and
+completes, writes no attempt row at all: an INSERT at the start and an UPDATE at the end were a
+tenth of the drain's time per job (bench/PROFILE.md).
+
+Rows written before that (``running`` and ``completed`` rows of current attempts) read the same:
+the job's row describes those attempts, and wins.
 
 Operators read the traceback; nobody should read a secret in it, so messages and tracebacks are
 redacted (tokens, keys, passwords, credentials in URLs) before they are stored.
@@ -13,18 +19,23 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from app.db import execute, execute_many
-from app.models import JobAttempt
+from app.db import execute
+from app.jobs.status import JobStatus
+from app.models import BackgroundJob, JobAttempt
 
 attempts = cast(Table, JobAttempt.__table__)
+jobs = cast(Table, BackgroundJob.__table__)
 
 MAX_TEXT = 20_000  # a runaway traceback is cut here; its end (the raise) is what matters
 
@@ -70,46 +81,26 @@ def redact(text: str | None) -> str | None:
     return text
 
 
-_OPEN = insert(attempts)
-_CLOSE = (
-    update(attempts)
-    .where(
-        attempts.c.job_id == bindparam("w_job_id"),
-        attempts.c.attempt == bindparam("w_attempt"),
-        attempts.c.finished_at.is_(None),
+def _close_statement(dialect_insert: Any) -> Any:
+    """INSERT the ended attempt; if an older version of the app opened its row, close that row
+    instead (never one that already ended: a second close is a no-op)."""
+    statement = dialect_insert(attempts)
+    return statement.on_conflict_do_update(
+        index_elements=[attempts.c.job_id, attempts.c.attempt],
+        set_={
+            name: statement.excluded[name]
+            for name in ("finished_at", "outcome", "error_kind", "error_message", "traceback")
+        },
+        where=attempts.c.finished_at.is_(None),
     )
-    .values(
-        finished_at=bindparam("v_finished_at", type_=attempts.c.finished_at.type),
-        outcome=bindparam("v_outcome"),
-        error_kind=bindparam("v_error_kind"),
-        error_message=bindparam("v_error_message"),
-        traceback=bindparam("v_traceback"),
-    )
-)
 
 
-def open_attempts(connection: Connection, started: Sequence[Row[Any]], now: datetime) -> None:
-    """Each job (just moved to running, together) starts attempt ``job.attempt``: one statement."""
-    execute_many(
-        connection,
-        _OPEN,
-        [
-            {
-                "job_id": job.id,
-                "attempt": job.attempt,
-                "started_at": now,
-                "worker_id": job.worker_id,
-                "outcome": Outcome.RUNNING.value,
-            }
-            for job in started
-        ],
-    )
+_CLOSE = {"sqlite": _close_statement(sqlite_insert), "postgresql": _close_statement(pg_insert)}
 
 
 def close_attempt(
     connection: Connection,
-    job_id: uuid.UUID,
-    attempt: int,
+    job: Any,
     outcome: Outcome,
     now: datetime,
     *,
@@ -117,51 +108,78 @@ def close_attempt(
     error_message: str | None = None,
     traceback: str | None = None,
 ) -> None:
-    """Attempt ``attempt`` of the job ended with ``outcome`` (no-op if it already ended)."""
+    """The job's current attempt ended with ``outcome`` (``job``: its row after the change, which
+    still says when and where that attempt started). No-op if it never started or had already
+    ended (a pending job's last attempt is closed already)."""
+    if job.attempt < 1 or job.started_at is None:
+        return
     execute(
         connection,
-        _CLOSE,
+        _CLOSE[connection.dialect.name],
         {
-            "w_job_id": job_id,
-            "w_attempt": attempt,
-            "v_finished_at": now,
-            "v_outcome": outcome.value,
-            "v_error_kind": error_kind,
-            "v_error_message": redact(error_message),
-            "v_traceback": redact(traceback),
+            "job_id": job.id,
+            "attempt": job.attempt,
+            "started_at": job.started_at,
+            "worker_id": job.worker_id,
+            "finished_at": now,
+            "outcome": outcome.value,
+            "error_kind": error_kind,
+            "error_message": redact(error_message),
+            "traceback": redact(traceback),
         },
     )
 
 
-def complete_attempts(
-    connection: Connection, ended: Sequence[tuple[uuid.UUID, int]], now: datetime
-) -> None:
-    """``close_attempt`` with ``completed`` for each (job, attempt), in one statement."""
-    execute_many(
-        connection,
-        _CLOSE,
-        [
-            {
-                "w_job_id": job_id,
-                "w_attempt": attempt,
-                "v_finished_at": now,
-                "v_outcome": Outcome.COMPLETED.value,
-                "v_error_kind": None,
-                "v_error_message": None,
-                "v_traceback": None,
-            }
-            for job_id, attempt in ended
-        ],
-    )
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt as ``for_jobs`` gives it, stored or read from the job's row."""
+
+    job_id: uuid.UUID
+    attempt: int
+    started_at: datetime
+    finished_at: datetime | None
+    worker_id: str | None
+    outcome: str
+    error_kind: str | None = None
+    error_message: str | None = None
+    traceback: str | None = None
 
 
-def for_jobs(connection: Connection, job_ids: Collection[uuid.UUID]) -> list[Row[Any]]:
-    """Every attempt of the jobs, oldest first."""
+_CURRENT = {JobStatus.RUNNING.value: Outcome.RUNNING, JobStatus.COMPLETED.value: Outcome.COMPLETED}
+
+
+def for_jobs(connection: Connection, job_ids: Collection[uuid.UUID]) -> list[Attempt]:
+    """Every attempt of the jobs, by job then oldest first: the stored ones, and the current
+    one of a running or completed job from its row."""
     if not job_ids:
         return []
-    query = (
-        select(attempts)
-        .where(attempts.c.job_id.in_(list(job_ids)))
-        .order_by(attempts.c.job_id, attempts.c.attempt)
-    )
-    return list(connection.execute(query).all())
+    ids = list(job_ids)
+    stored = connection.execute(select(attempts).where(attempts.c.job_id.in_(ids))).all()
+    found = {
+        (row.job_id, row.attempt): Attempt(
+            row.job_id,
+            row.attempt,
+            row.started_at,
+            row.finished_at,
+            row.worker_id,
+            row.outcome,
+            row.error_kind,
+            row.error_message,
+            row.traceback,
+        )
+        for row in stored
+    }
+    current = connection.execute(
+        select(jobs.c.id, jobs.c.attempt, jobs.c.status, jobs.c.started_at)
+        .add_columns(jobs.c.completed_at, jobs.c.worker_id)
+        .where(jobs.c.id.in_(ids), jobs.c.status.in_(list(_CURRENT)), jobs.c.attempt > 0)
+    ).all()
+    for job in current:
+        if job.started_at is None:
+            continue
+        outcome = _CURRENT[job.status]
+        finished_at = job.completed_at if outcome is Outcome.COMPLETED else None
+        found[(job.id, job.attempt)] = Attempt(
+            job.id, job.attempt, job.started_at, finished_at, job.worker_id, outcome.value
+        )
+    return [found[key] for key in sorted(found)]

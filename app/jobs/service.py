@@ -67,9 +67,9 @@ FAIR_SHARE_DELAY_S = 1.0  # a job over its user's running cap looks again after 
 # More rows written in a status change's transaction (what a job made, an audit entry).
 Effect = Callable[[Connection, JobRow], None]
 
-# How a worker's status change ends its attempt (progress does not end it).
+# How a worker's status change ends its attempt (progress does not end it; a completed attempt
+# is read from its job's row, see app/jobs/attempts.py).
 ATTEMPT_OUTCOMES = {
-    JobAction.COMPLETE: Outcome.COMPLETED,
     JobAction.FAIL: Outcome.FAILED,
     JobAction.RETRY: Outcome.RETRY_SCHEDULED,
     JobAction.REQUEUE: Outcome.REQUEUED,
@@ -265,7 +265,7 @@ class JobService:
             raise NotFound(f"job {job_id} not found")
         return job
 
-    async def attempts(self, job_id: uuid.UUID) -> Sequence[Row[Any]]:
+    async def attempts(self, job_id: uuid.UUID) -> list[attempts.Attempt]:
         """The job's attempts, oldest first (for a job the caller already owns)."""
         return await self.db.read(lambda c: attempts.for_jobs(c, [job_id]))
 
@@ -293,7 +293,7 @@ class JobService:
         now = self.clock()
 
         def close_attempt(connection: Connection, job: JobRow) -> None:
-            attempts.close_attempt(connection, job.id, job.attempt, Outcome.CANCELLED, now)
+            attempts.close_attempt(connection, job, Outcome.CANCELLED, now)
             if also is not None:
                 also(connection, job)
 
@@ -563,8 +563,8 @@ class JobService:
     async def _write_together(self, items: Sequence[_Start | _Completion]) -> Sequence[Any]:
         """Completions and starts that this process's workers asked for at the same moment, in
         one transaction: a status change per job, then one statement for all the events of a
-        kind and one for all the attempt rows of a kind. Completions go first, so a user at the
-        running cap can start the next job in the same transaction."""
+        kind. Completions go first, so a user at the running cap can start the next job in the
+        same transaction."""
         now = self.clock()
         completion_values = {
             "status": transition(JobStatus.RUNNING, JobAction.COMPLETE).value,
@@ -668,10 +668,9 @@ class JobService:
                 and not isinstance(job, Deferred)
                 and job.status == JobStatus.RUNNING.value
             ]
+            # No attempt rows: a started or completed attempt is read from its job's row.
             store.add_events(connection, completed, JobAction.COMPLETE.value, now)
-            attempts.complete_attempts(connection, [(j.id, j.attempt) for j in completed], now)
             store.add_events(connection, started, JobAction.START.value, now)
-            attempts.open_attempts(connection, started, now)
             return results
 
         results = await self.db.write(apply)
@@ -871,8 +870,7 @@ class JobService:
         if requeued is not None:
             attempts.close_attempt(
                 connection,
-                job_id,
-                requeued.attempt,
+                requeued,
                 Outcome.STALLED,
                 now,
                 error_message="The worker stopped renewing its lease",
@@ -900,8 +898,7 @@ class JobService:
         if failed is not None:
             attempts.close_attempt(
                 connection,
-                job_id,
-                failed.attempt,
+                failed,
                 Outcome.FAILED,
                 now,
                 error_kind=failed.error_kind,
@@ -973,8 +970,7 @@ class JobService:
             if job is not None and outcome is not None:
                 attempts.close_attempt(
                     connection,
-                    job_id,
-                    attempt,
+                    job,
                     outcome,
                     now,
                     error_kind=values.get("error_kind"),

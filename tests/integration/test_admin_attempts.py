@@ -1,5 +1,6 @@
-"""Per-attempt history written by the job service itself, on SQLite and PostgreSQL: one row per
-attempt, closed by the change that ends it, with secrets kept out of messages and tracebacks."""
+"""Per-attempt history written by the job service itself, on SQLite and PostgreSQL: a row for each
+attempt that did not complete, written by the change that ends it, the current attempt read from
+the job's row, and secrets kept out of messages and tracebacks."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
 from app.container import Container
 from app.errors import ErrorKind
@@ -45,7 +47,8 @@ async def container(
         yield built
 
 
-async def history(container: Container, job_id: uuid.UUID) -> list[JobAttempt]:
+async def stored(container: Container, job_id: uuid.UUID) -> list[JobAttempt]:
+    """The job's rows in job_attempts, as written."""
     return await container.db.read(
         lambda c: list(
             c.execute(
@@ -55,11 +58,15 @@ async def history(container: Container, job_id: uuid.UUID) -> list[JobAttempt]:
     )
 
 
-async def test_each_attempt_is_opened_and_closed_by_its_status_change(
-    container: Container,
-) -> None:
-    """Start opens attempt n (running, with its worker); a retry, a requeue and a completion
-    close it with their outcome; a stale attempt's write closes nothing."""
+async def history(container: Container, job_id: uuid.UUID) -> list[attempts.Attempt]:
+    """The job's attempts as the API and the console show them."""
+    return await container.db.read(lambda c: attempts.for_jobs(c, [job_id]))
+
+
+async def test_each_attempt_is_closed_by_its_status_change(container: Container) -> None:
+    """A started attempt is running (with its worker) and a completed one completed, both read
+    from the job's row with no attempt row written; a retry and a requeue write theirs with
+    their outcome; a stale attempt's write closes nothing."""
     user, _token = await container.auth.create_user(f"{uuid.uuid4().hex[:8]}@example.com")
     jobs = container.jobs
     job = await jobs.submit(user.id, "diagnostic.echo", {})
@@ -70,14 +77,16 @@ async def test_each_attempt_is_opened_and_closed_by_its_status_change(
     assert first.status == "running"
     [opened] = await history(container, job.id)
     assert (opened.attempt, opened.outcome, opened.worker_id) == (1, "running", "host/1/default")
-    assert opened.finished_at is None
+    assert (opened.started_at, opened.finished_at) == (first.started_at, None)
+    assert await stored(container, job.id) == []
 
     await jobs.schedule_retry(job.id, 1, "upstream 503", "Traceback: 503", 0.0)
     await jobs.start(job.id, worker_id="host/2/default")
     await jobs.requeue(job.id, 2)  # a shutdown: no retry spent
     await jobs.start(job.id, worker_id="host/3/default")
     assert await jobs.complete(job.id, 1, {"late": True}) is None  # attempt 1 is long gone
-    assert await jobs.complete(job.id, 3, {"echo": None, "attempt": 3, "steps": 0}) is not None
+    done = await jobs.complete(job.id, 3, {"echo": None, "attempt": 3, "steps": 0})
+    assert done is not None
 
     rows = await history(container, job.id)
     assert [(r.attempt, r.outcome) for r in rows] == [
@@ -89,6 +98,51 @@ async def test_each_attempt_is_opened_and_closed_by_its_status_change(
     assert rows[0].error_kind == "transient"
     assert rows[0].error_message == "upstream 503"
     assert all(r.finished_at is not None and r.finished_at >= r.started_at for r in rows)
+    assert (rows[2].started_at, rows[2].finished_at) == (done.started_at, done.completed_at)
+    assert [r.attempt for r in await stored(container, job.id)] == [1, 2]
+
+
+async def test_rows_opened_by_an_older_version_are_closed(container: Container) -> None:
+    """An attempt row left ``running`` by the version that opened one at every start is closed
+    by the change that ends the attempt, and reads as completed once its job completes; closing
+    an attempt twice, or a job that never started, writes nothing."""
+    user, _token = await container.auth.create_user(f"{uuid.uuid4().hex[:8]}@example.com")
+    jobs = container.jobs
+    never_started = await jobs.submit(user.id, "diagnostic.echo", {})
+    await jobs.cancel(user.id, never_started.id)
+    assert await history(container, never_started.id) == []
+
+    def open_row(job_id: uuid.UUID, started: object) -> Callable[[Connection], None]:
+        """What the older version wrote at the start of an attempt."""
+
+        def write(connection: Connection) -> None:
+            connection.execute(
+                insert(JobAttempt).values(
+                    job_id=job_id,
+                    attempt=1,
+                    started_at=started,
+                    worker_id="old/1",
+                    outcome="running",
+                )
+            )
+
+        return write
+
+    failing = await jobs.submit(user.id, "diagnostic.echo", {})
+    row = await jobs.start(failing.id, worker_id="old/1")
+    await container.db.write(open_row(failing.id, row.started_at))
+    await jobs.fail(failing.id, 1, ErrorKind.INTERNAL, "boom", None)
+    assert await jobs.fail(failing.id, 1, ErrorKind.INTERNAL, "again", None) is None
+    [closed] = await stored(container, failing.id)
+    assert (closed.outcome, closed.error_message) == ("failed", "boom")
+    assert closed.finished_at is not None
+
+    completing = await jobs.submit(user.id, "diagnostic.echo", {})
+    row = await jobs.start(completing.id, worker_id="old/1")
+    await container.db.write(open_row(completing.id, row.started_at))
+    done = await jobs.complete(completing.id, 1, {"echo": None, "attempt": 1, "steps": 0})
+    [attempt] = await history(container, completing.id)
+    assert (attempt.outcome, attempt.finished_at) == ("completed", done.completed_at)
 
 
 async def test_failures_keep_no_secrets(container: Container) -> None:
@@ -101,11 +155,11 @@ async def test_failures_keep_no_secrets(container: Container) -> None:
     message = "fetch failed with token=abcdef123456 for https://u:pw123456@host/"
     await jobs.fail(job.id, 1, ErrorKind.INTERNAL, message, SECRET_DETAIL)
 
-    [attempt] = await history(container, job.id)
-    stored = await container.db.read(
+    [attempt] = await stored(container, job.id)
+    row = await container.db.read(
         lambda c: c.execute(select(BackgroundJob).where(BackgroundJob.id == job.id)).one()
     )
-    for text in (attempt.traceback, attempt.error_message, stored.error_detail):
+    for text in (attempt.traceback, attempt.error_message, row.error_detail):
         assert text is not None
         for secret in ("hunter2", "atp_0123456789", "sk-proj", "swordfish", "abcdef123456"):
             assert secret not in text, (secret, text)

@@ -19,9 +19,9 @@ from sqlalchemy import func, select, text
 
 from app.container import Container
 from app.db import utcnow
-from app.jobs import store
+from app.jobs import attempts, store
 from app.lifespan import build
-from app.models import JobAttempt, JobEvent
+from app.models import JobEvent
 from app.settings import Settings
 
 
@@ -58,21 +58,25 @@ async def test_a_group_start_decides_each_job_as_a_single_start_would(
         assert (started[3].attempt, started[3].stall_count) == (2, 1)  # taken over
 
         def attempts_and_events(c):  # type: ignore[no-untyped-def]
-            opened = c.execute(
-                select(JobAttempt.job_id, JobAttempt.attempt, JobAttempt.outcome).where(
-                    JobAttempt.worker_id == "me/1"
-                )
-            ).all()
+            history = [
+                (a.job_id, a.attempt, a.outcome, a.worker_id) for a in attempts.for_jobs(c, group)
+            ]
             starts = c.execute(
                 select(JobEvent.job_id, func.count())
                 .where(JobEvent.type == "started", JobEvent.job_id.in_(group))
                 .group_by(JobEvent.job_id)
             ).all()
-            return sorted(opened), dict(starts)
+            return sorted(history), dict(starts)
 
-        opened, starts = await container.db.read(attempts_and_events)
-        assert opened == sorted(
-            [(pending, 1, "running"), (expired, 2, "running"), (last, 1, "running")]
+        history, starts = await container.db.read(attempts_and_events)
+        assert history == sorted(
+            [
+                (pending, 1, "running", "me/1"),
+                (elsewhere, 1, "running", "other/1"),
+                (expired, 1, "stalled", "other/2"),
+                (expired, 2, "running", "me/1"),
+                (last, 1, "running", "me/1"),
+            ]
         )
         # One start event per start: ours for three, the other workers' for two.
         assert starts == {pending: 1, elsewhere: 1, expired: 2, last: 1}
