@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from app.db import UTCDateTime, execute, execute_many
+from app.db import UTCDateTime, driver_sql, execute, execute_many
 from app.errors import Invalid
 from app.jobs.status import JobStatus
 from app.models import BackgroundJob, JobAttempt, JobEntityAssociation, JobEvent, User
@@ -65,6 +65,11 @@ def _utc_text(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
+# A job's id and its user's recur in its two or three events and a user's jobs share one:
+# ``UUID.__str__`` is Python code, a lookup here is not.
+_uuid_text = functools.lru_cache(maxsize=4096)(str)
+
+
 def _snapshot_field(name: str, annotation: Any) -> tuple[str, str, Any]:
     """(column, API name, converter to JSON) for one ``JobRead`` field."""
     kind = annotation
@@ -72,11 +77,12 @@ def _snapshot_field(name: str, annotation: Any) -> tuple[str, str, Any]:
         (kind,) = set(typing.get_args(annotation)) - {type(None)}
     alias = JobRead.model_fields[name].alias or name
     if kind is uuid.UUID:
-        return name, alias, str
+        return name, alias, _uuid_text
     if kind is datetime:
         return name, alias, _utc_text
     if isinstance(kind, type) and issubclass(kind, Enum):
-        return name, alias, lambda value, kind=kind: kind(value).value
+        # ``kind(value).value`` as a dict lookup (an unknown value raises all the same).
+        return name, alias, {member.value: member.value for member in kind}.__getitem__
     return name, alias, None
 
 
@@ -256,12 +262,12 @@ def change_held(
         }
         for row, each in zip(held, values, strict=True)
     ]
-    connection.exec_driver_sql("SAVEPOINT change_held")
+    driver_sql(connection, "SAVEPOINT change_held")
     if execute_many(connection, statement, bound) != len(held):
-        connection.exec_driver_sql("ROLLBACK TO change_held")
-        connection.exec_driver_sql("RELEASE change_held")
+        driver_sql(connection, "ROLLBACK TO change_held")
+        driver_sql(connection, "RELEASE change_held")
         return None
-    connection.exec_driver_sql("RELEASE change_held")
+    driver_sql(connection, "RELEASE change_held")
     return [row._replace(**each, updated_at=now) for row, each in zip(held, values, strict=True)]
 
 
