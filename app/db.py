@@ -279,7 +279,7 @@ class Prepared:
     ``Connection.execute`` spends most of a small write's time on per-call machinery: the
     statement's cache key, parameter construction, event dispatch, the result proxy and its rows
     (bench/PROFILE.md: two thirds of the writer thread's time per job). The few statements every
-    job runs (its status changes, event rows and attempt rows) come here instead: SQLAlchemy
+    job runs (its status changes and event rows) come here instead: SQLAlchemy
     still renders the SQL and its column types still convert every value in and out (the same
     ``bind_processor`` / ``result_processor`` it uses itself), only the per-call work is done
     once. Rows come back as named tuples (attribute access, like a ``Row``).

@@ -1,11 +1,11 @@
 """Time-ordered ids for rows written on the hot path (RFC 9562 UUID version 7).
 
-A job's id is the key of the job table and the first column of the indexes its events and
-attempt rows land in. Random (version 4) ids put every new entry on a random page of each of
-those B-trees, so a commit of ten jobs dirties, and writes to SQLite's WAL, a page per job per
-index. Version 7 ids begin with the time, so jobs made together sit together and so do their
-events and attempts: on the SQLite default the writer spent 15 % less time per job
-(bench/PROFILE.md). They stay unguessable enough for what they are (62 random bits, and every
+A job's id is the key of the job table and the first column of the indexes its events (and
+attempt rows, when it has some) land in. Random (version 4) ids put every new entry on a random
+page of each of those B-trees, so a commit of ten jobs dirties, and writes to SQLite's WAL, a
+page per job per index. Version 7 ids begin with the time, so jobs made together sit together
+and so do their events and attempts: on the SQLite default the writer spent 15 % less time per
+job (bench/PROFILE.md). They stay unguessable enough for what they are (62 random bits, and every
 read checks the owner) and sort like any UUID; Python has ``uuid.uuid7`` only from 3.14.
 """
 

@@ -230,8 +230,9 @@ class OptimizationEntity(Base):
 
 
 class JobAttempt(Base):
-    """One run of a job: when and where it ran and how it ended. Written in the transaction of
-    the status change that starts or ends the attempt, so history costs no extra commit."""
+    """One run of a job that did not complete: when and where it ran and how it ended. Written in
+    the transaction of the status change that ends the attempt, so history costs no extra
+    commit; a running or completed attempt is read from its job's row (app/jobs/attempts.py)."""
 
     __tablename__ = "job_attempts"
     __table_args__ = (

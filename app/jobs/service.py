@@ -6,7 +6,7 @@ SSE streams are woken. Worker writes name the attempt they belong to (fencing): 
 older attempt, or for a job that was cancelled meanwhile, matches nothing and tells the caller to
 stop. On SQLite, the starts and completions that workers ask for at the same moment share one
 transaction (``_write_together``): still one compare-and-set per job, but one statement for all
-their events and one for all their attempt rows.
+their events (and no attempt rows: see app/jobs/attempts.py).
 """
 
 from __future__ import annotations
@@ -451,7 +451,7 @@ class JobService:
             return deferred
 
         def start() -> JobRow | None:
-            # Its event and attempt row are written with the others' (``start_many``).
+            # Its event is written with the others' (``start_many``).
             return store.change(
                 connection,
                 job_id,
