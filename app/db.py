@@ -380,9 +380,8 @@ def _on_driver(connection: Connection, method: str, sql: str, values: Any) -> An
     try:
         return getattr(driver, method)(sql, values)
     except dbapi.Error as error:
-        raise DBAPIError.instance(
-            sql, values, error, dbapi.Error, dialect=connection.dialect
-        ) from (error)
+        wrapped = DBAPIError.instance(sql, values, error, dbapi.Error, dialect=connection.dialect)
+        raise wrapped from error
 
 
 def driver_sql(connection: Connection, sql: str) -> None:

@@ -154,29 +154,24 @@ def for_jobs(connection: Connection, job_ids: Collection[uuid.UUID]) -> list[Att
     if not job_ids:
         return []
     ids = list(job_ids)
-    stored = connection.execute(select(attempts).where(attempts.c.job_id.in_(ids))).all()
-    found = {
-        (row.job_id, row.attempt): Attempt(
-            row.job_id,
-            row.attempt,
-            row.started_at,
-            row.finished_at,
-            row.worker_id,
-            row.outcome,
-            row.error_kind,
-            row.error_message,
-            row.traceback,
-        )
-        for row in stored
-    }
+    fields = [attempts.c[name] for name in Attempt.__slots__]
+    stored = connection.execute(select(*fields).where(attempts.c.job_id.in_(ids))).all()
+    found = {(row.job_id, row.attempt): Attempt(*row) for row in stored}
     current = connection.execute(
-        select(jobs.c.id, jobs.c.attempt, jobs.c.status, jobs.c.started_at)
-        .add_columns(jobs.c.completed_at, jobs.c.worker_id)
-        .where(jobs.c.id.in_(ids), jobs.c.status.in_(list(_CURRENT)), jobs.c.attempt > 0)
+        select(
+            jobs.c.id,
+            jobs.c.attempt,
+            jobs.c.status,
+            jobs.c.started_at,
+            jobs.c.completed_at,
+            jobs.c.worker_id,
+        ).where(
+            jobs.c.id.in_(ids),
+            jobs.c.status.in_(list(_CURRENT)),
+            jobs.c.started_at.is_not(None),
+        )
     ).all()
     for job in current:
-        if job.started_at is None:
-            continue
         outcome = _CURRENT[job.status]
         finished_at = job.completed_at if outcome is Outcome.COMPLETED else None
         found[(job.id, job.attempt)] = Attempt(

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from app.container import Container
 from app.errors import ErrorKind
 from app.jobs import attempts
+from app.jobs.attempts import Outcome
 from app.jobs.service import Deferred
 from app.lifespan import build
 from app.models import BackgroundJob, JobAttempt
@@ -131,11 +132,19 @@ async def test_rows_opened_by_an_older_version_are_closed(container: Container) 
     failing = await jobs.submit(user.id, "diagnostic.echo", {})
     row = await jobs.start(failing.id, worker_id="old/1")
     await container.db.write(open_row(failing.id, row.started_at))
-    await jobs.fail(failing.id, 1, ErrorKind.INTERNAL, "boom", None)
-    assert await jobs.fail(failing.id, 1, ErrorKind.INTERNAL, "again", None) is None
+    failed = await jobs.fail(failing.id, 1, ErrorKind.INTERNAL, "boom", None)
+    assert failed is not None
+
+    def close_again(connection: Connection) -> None:
+        attempts.close_attempt(
+            connection, failed, Outcome.CANCELLED, failed.updated_at, error_message="again"
+        )
+
     [closed] = await stored(container, failing.id)
-    assert (closed.outcome, closed.error_message) == ("failed", "boom")
+    assert (closed.outcome, closed.error_message, closed.worker_id) == ("failed", "boom", "old/1")
     assert closed.finished_at is not None
+    await container.db.write(close_again)  # the statement itself, not the job's status check
+    assert await stored(container, failing.id) == [closed]
 
     completing = await jobs.submit(user.id, "diagnostic.echo", {})
     row = await jobs.start(completing.id, worker_id="old/1")
