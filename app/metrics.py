@@ -110,6 +110,16 @@ class Metrics:
         """Count a job ``outcome`` (one of ``JOB_OUTCOMES``) for ``job_type``."""
         self._child(outcome, self._jobs[outcome], job_type).inc()
 
+    def count(self, outcome: str, job_type: str) -> int:
+        """How many ``job_type`` jobs this process has counted as ``outcome`` (one of
+        ``JOB_OUTCOMES``) since it started."""
+        return sum(
+            int(sample.value)
+            for metric in self._jobs[outcome].collect()
+            for sample in metric.samples
+            if sample.name.endswith("_total") and sample.labels.get("job_type") == job_type
+        )
+
     def finished(self, job_type: str, status: str, started: datetime | None, now: datetime) -> None:
         """An attempt ended (completed or failed): count it and observe its run time."""
         self.job(status, job_type)

@@ -43,6 +43,8 @@ class ProductSystem(System):
         self.stack: contextlib.AsyncExitStack | None = None
         self.container: Any = None
         self.user_id: uuid.UUID | None = None
+        self.serving = False  # workers run in this process: completions are counted in memory
+        self.completed_before = 0  # completed in the table when the workers started
 
     def _settings(self, concurrency: int) -> Settings:
         assert self.tmp is not None
@@ -86,10 +88,13 @@ class ProductSystem(System):
         return await submit_echo(self.container, self.user_id, sleep=sleep)
 
     async def start_workers(self, concurrency: int) -> None:
+        self.completed_before = await self.completed_in_table()
         await self._close()
         await self._open(concurrency)
+        self.serving = True
 
     async def stop_workers(self) -> None:
+        self.serving = False
         await self._close()
         await self._open(None)
 
@@ -103,6 +108,15 @@ class ProductSystem(System):
         }
 
     async def finished(self) -> int:
+        """Polled every 20 ms while a phase drains. With the workers here, the app's own count
+        of committed completions (its metrics): a count of the table's rows on every poll
+        took 0.6-0.8 ms of the process that is being measured, as the raw systems' counts
+        (``_InProcess.finished``) do not. The spans still come from the rows."""
+        if not self.serving:
+            return await self.completed_in_table()
+        return self.completed_before + self.container.metrics.count("completed", JOB_TYPE)
+
+    async def completed_in_table(self) -> int:
         query = select(func.count()).where(
             BackgroundJob.user_id == self.user_id, BackgroundJob.status == "completed"
         )
@@ -206,7 +220,7 @@ class SplitSystem(System):
         self.workers = []
 
     spans = ProductSystem.spans
-    finished = ProductSystem.finished
+    finished = ProductSystem.completed_in_table  # its workers run in other processes
 
     async def teardown(self) -> None:
         from bench.fleet import drop_database

@@ -9,6 +9,7 @@ import anyio
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.metrics import JOB_OUTCOMES
 from app.settings import Settings
 from tests.conftest import LiveApp
 
@@ -63,6 +64,11 @@ async def test_counters_move_as_jobs_run(live: LiveApp) -> None:
     assert value(found, "atspro_jobs_failed_total", job_type=ECHO) == 1
     assert value(found, "atspro_jobs_retried_total", job_type=ECHO) == 1
     assert value(found, "atspro_jobs_cancelled_total", job_type=ECHO) == 1
+    # The in-memory reading (what bench.peers polls) says what the exposition says.
+    metrics = live.container.metrics
+    counts = {outcome: metrics.count(outcome, ECHO) for outcome in JOB_OUTCOMES}
+    assert counts == {"submitted": 4, "completed": 2, "failed": 1, "retried": 1, "cancelled": 1}
+    assert metrics.count("completed", "no.such_type") == 0
     completed = {"job_type": ECHO, "status": "completed"}
     assert value(found, "atspro_job_duration_seconds_count", **completed) == 2
     assert value(found, "atspro_job_duration_seconds_count", job_type=ECHO, status="failed") == 1
