@@ -54,22 +54,20 @@ def path_from_url(url: str) -> str:
 _JOB_FIELDS = tuple((field.name, field.default) for field in dataclasses.fields(Job))
 
 
-def _safe_eq(a: object, b: object) -> bool:
-    """As SAQ compares a field with its default (an array's ``==`` may raise)."""
-    try:
-        return bool(a == b)
-    except ValueError:
-        return False
-
-
 def job_record(job: Job) -> dict[str, Any]:
     """``job.to_dict()``: every field that differs from its default, ``meta`` only when not
-    empty, the queue by name (tests/integration/queues/test_sqlite_queue.py holds them equal)."""
+    empty, the queue by name (tests/integration/queues/test_sqlite_queue.py holds them equal).
+    The comparison is inline, not a helper per field: a record is written per job."""
     record: dict[str, Any] = {}
     for key, default in _JOB_FIELDS:
         value = getattr(job, key)
-        if value is default or _safe_eq(value, default):
+        if value is default:
             continue
+        try:
+            if value == default:
+                continue
+        except ValueError:  # as SAQ compares: an array's ``==`` may raise, and then differs
+            pass
         if key == "meta" and not value:
             continue
         if key == "queue" and value:
@@ -339,7 +337,7 @@ class SQLiteQueue(Queue):
             return
         finished_at = now()
         expire_base = now_seconds()
-        statements = []
+        statements: dict[str, list[dict[str, Any]]] = {}
         for job, status, result, error in outcomes:
             self._unmarked.discard(job.key)
             job.status, job.result, job.error, job.completed = status, result, error, finished_at
@@ -357,7 +355,7 @@ class SQLiteQueue(Queue):
                 "job": self.serialize(job),
                 "expire_at": expire_base + job.ttl if job.ttl > 0 else None,
             }
-            statements.append((sql.DELETE if job.ttl < 0 else sql.FINISH, params))
+            statements.setdefault(sql.DELETE if job.ttl < 0 else sql.FINISH, []).append(params)
         store = self._store
 
         def announce(_: Any) -> None:

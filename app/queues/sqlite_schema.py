@@ -244,9 +244,12 @@ def changes(statement: str, params: dict[str, Any], conn: sqlite3.Connection) ->
     return conn.execute(statement, params).rowcount
 
 
-def changes_many(statements: list[tuple[str, dict[str, Any]]], conn: sqlite3.Connection) -> int:
-    """Run each (statement, params) in turn; the rows they changed, in all."""
-    return sum(conn.execute(statement, params).rowcount for statement, params in statements)
+def changes_many(statements: dict[str, list[dict[str, Any]]], conn: sqlite3.Connection) -> int:
+    """Each statement once per parameter set, in one ``executemany`` per statement (one call
+    into the driver, not one per row); the rows they changed, in all."""
+    return sum(
+        conn.executemany(statement, params).rowcount for statement, params in statements.items()
+    )
 
 
 def scalar(statement: str, params: dict[str, Any], conn: sqlite3.Connection) -> Any:
