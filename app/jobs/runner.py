@@ -22,6 +22,7 @@ import anyio
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.errors import INTERNAL_USER_MESSAGE, ErrorKind, TaskError, UserError
+from app.jobs.running import AttemptScope
 from app.jobs.service import Deferred, JobService
 from app.jobs.store import JobRow
 from app.logging import bind
@@ -169,8 +170,9 @@ class JobRunner:
         # Tracked, its lease is renewed by the process's LeaseKeeper (app/jobs/leases.py),
         # which cancels the scope if the attempt was cancelled or taken over meanwhile. The
         # same scope carries the task's deadline (one cancel scope per job, not two).
-        timeout_at = anyio.current_time() + spec.timeout_s
-        with self.service.running.track(job.id, job.attempt, deadline=timeout_at) as scope:
+        timeout_at = asyncio.get_running_loop().time() + spec.timeout_s
+        tracked = self.service.running.track(job.id, job.attempt, deadline=timeout_at)
+        async with tracked as scope:
             context = TaskContext(
                 job_id=job.id,
                 user_id=job.user_id,
@@ -182,7 +184,7 @@ class JobRunner:
             output = await spec.run(context, data)
         if on_ran is not None:
             on_ran()
-        if scope.cancelled_caught and anyio.current_time() >= timeout_at:
+        if scope.timed_out:
             raise TimeoutError(f"the job ran past its {spec.timeout_s} s deadline")
         if scope.cancelled_caught:
             # The user's cancel is logged (job.cancelled) where it was made; this is the worker
@@ -201,7 +203,7 @@ class JobRunner:
         return {"ok": True}
 
     def _progress_sink(
-        self, job: JobRow, scope: anyio.CancelScope
+        self, job: JobRow, scope: AttemptScope
     ) -> Callable[[int, str | None], Awaitable[None]]:
         async def report(percent: int, message: str | None) -> None:
             still_ours = await self.service.progress(
