@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -19,13 +17,20 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 _bound: ContextVar[dict[str, Any]] = ContextVar("atspro_log_fields", default={})  # noqa: B039
 
 
-@contextmanager
-def bind(**fields: Any) -> Iterator[None]:
-    token = _bound.set({**_bound.get(), **fields})
-    try:
-        yield
-    finally:
-        _bound.reset(token)
+class bind:  # noqa: N801 (used as a function: ``with bind(job_id=…):``)
+    """Fields for every line logged inside the ``with``. A class, not ``@contextmanager``: the
+    runner enters one per job, and the generator's machinery was half of its 6 µs."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, **fields: Any) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        self._token = _bound.set({**_bound.get(), **self._fields})
+
+    def __exit__(self, *exc_info: object) -> None:
+        _bound.reset(self._token)
 
 
 class ContextFilter(logging.Filter):
