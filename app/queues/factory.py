@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from saq.queue.base import Queue
 
+from app.json_codec import load_record
 from app.queues.sqlite import SQLiteQueue
 
 SUPPORTED = "sqlite:///path, redis://, rediss://, postgres:// or postgresql://"
@@ -25,6 +26,7 @@ def make_queue(url: str, name: str, **kwargs: Any) -> Queue:
     """
     parts = urlsplit(url)
     scheme, _, _driver = parts.scheme.lower().partition("+")
+    kwargs.setdefault("load", load_record)  # only our jobs' records: orjson reads them exactly
     if scheme == "sqlite":
         return SQLiteQueue.from_url(url, name=name, **kwargs)
     if scheme in ("redis", "rediss"):
