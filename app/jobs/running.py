@@ -15,14 +15,19 @@ class AttemptScope:
     then ends quietly with ``cancelled_caught`` set. A cancel of the task from anywhere else
     (a worker shutting down) goes on up.
 
-    Not ``anyio.CancelScope``: entering and leaving one with a deadline costs ~11 µs on the
-    slowest machine here, a plain timer ~1 µs, and every job pays it twice (bench/PROFILE.md).
-    As ``asyncio.timeout``, the cancel is delivered once; code inside that swallows it runs on.
+    Not ``anyio.CancelScope``: entering and leaving one (under the ``@contextmanager`` that
+    registered it) cost ~19 µs a job on the slowest machine here, this ~5 µs, and anyio also
+    keeps state per task; the drain gained 13 % (bench/PROFILE.md, 2026-11-30 21:10). Each
+    cancel is delivered once, as ``asyncio.timeout`` does; for code that swallows one, the
+    deadline is delivered again every ``REDELIVER_S`` and every further :meth:`cancel` (the
+    lease keeper's, a progress report's) delivers another, as anyio's scope would keep doing.
     Call it from the event loop's thread only, as anyio's scopes.
     """
 
+    REDELIVER_S = 1.0
+
     __slots__ = (
-        "_cancelled",
+        "_cancels",
         "_job_id",
         "_jobs",
         "_task",
@@ -40,7 +45,7 @@ class AttemptScope:
         self.deadline = deadline
         self._task: asyncio.Task[object] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._cancelled = False
+        self._cancels = 0  # delivered to the task by this scope
         self.cancelled_caught = False  # the scope stopped the code (its deadline or a cancel)
         self.timed_out = False  # … and it was the deadline
 
@@ -64,25 +69,31 @@ class AttemptScope:
         if self._timer is not None:
             self._timer.cancel()
         task, self._task = self._task, None  # left: a cancel from now on does nothing
-        if not self._cancelled or task is None:
+        if not self._cancels or task is None:
             return False
+        remaining = 0
+        for _ in range(self._cancels):
+            remaining = task.uncancel()
         # Ours only if no other cancel came for the task meanwhile (a shutdown's goes on up).
-        if task.uncancel() == 0 and exc_type is asyncio.CancelledError:
+        if remaining == 0 and exc_type is asyncio.CancelledError:
             self.cancelled_caught = True
             return True
         self.timed_out = False  # the code returned or raised on its own after all
         return False
 
     def _expire(self) -> None:
-        if not self._cancelled:
+        if self._task is None:
+            return
+        if not self._cancels:
             self.timed_out = True
-            self.cancel()
+        self.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.REDELIVER_S, self._expire)
 
     def cancel(self) -> None:
-        """Stop the attempt's code at its next ``await``; once, however often called."""
-        if self._cancelled or self._task is None:
-            return  # already cancelled, or not entered yet
-        self._cancelled = True
+        """Stop the attempt's code at its next ``await``."""
+        if self._task is None:
+            return  # not entered yet, or already left
+        self._cancels += 1
         self._task.cancel()
 
 

@@ -10,7 +10,7 @@ import uuid
 import anyio
 import pytest
 
-from app.jobs.running import RunningJobs
+from app.jobs.running import AttemptScope, RunningJobs
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +47,7 @@ async def test_a_cancel_stops_the_code_of_that_attempt_only() -> None:
     assert not jobs.cancel(job_id, attempt=1)  # another attempt: left alone
     assert not jobs.cancel(uuid.uuid4())
     assert jobs.cancel(job_id, attempt=2)
-    jobs.cancel(job_id)  # twice: still one cancel
+    jobs.cancel(job_id)  # twice: both delivered, both the scope's own
     assert await asyncio.wait_for(task, 5) == (True, False)
     assert not jobs.cancel(job_id)  # gone once it ended
 
@@ -91,6 +91,36 @@ async def test_code_that_returns_on_its_own_keeps_its_result() -> None:
         except asyncio.CancelledError:
             result = 43  # delivered once, as asyncio.timeout: code that swallows it runs on
     assert (result, swallowing.cancelled_caught, swallowing.timed_out) == (43, False, False)
+
+
+async def test_code_that_swallows_a_cancel_gets_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As anyio's scope kept cancelling: the deadline comes again every REDELIVER_S, and every
+    further cancel (the lease keeper's, a progress report's) delivers another."""
+    monkeypatch.setattr(AttemptScope, "REDELIVER_S", 0.02)
+    jobs, swallowed = RunningJobs(), 0
+
+    async def stubborn(job_id: uuid.UUID, deadline: float) -> AttemptScope:
+        nonlocal swallowed
+        async with jobs.track(job_id, 1, deadline=deadline) as scope:
+            for _ in range(2):
+                try:
+                    await asyncio.sleep(30)
+                except asyncio.CancelledError:
+                    swallowed += 1
+            await asyncio.sleep(30)
+        return scope
+
+    timed = await asyncio.wait_for(stubborn(uuid.uuid4(), _now() + 0.01), 5)
+    assert (swallowed, timed.cancelled_caught, timed.timed_out) == (2, True, True)
+
+    job_id = uuid.uuid4()
+    task = asyncio.create_task(stubborn(job_id, math.inf))
+    for _ in range(3):
+        await asyncio.sleep(0.01)
+        jobs.cancel(job_id)
+    cancelled = await asyncio.wait_for(task, 5)
+    assert (swallowed, cancelled.cancelled_caught, cancelled.timed_out) == (4, True, False)
+    assert task.cancelling() == 0
 
 
 async def test_anyio_code_inside_is_stopped_and_its_shielded_cleanup_runs() -> None:
