@@ -92,9 +92,12 @@ def configure_logging(level: str = "info") -> None:
     root.setLevel(level.upper())
 
 
+_CONTROL_FLOW = ExpectedControlFlow(
+    "JobRetry", "JobFailed", "JobDeferred", "WorkerDraining", "StoreUnavailable"
+)
+
+
 def quiet_saq_control_flow() -> None:
-    logging.getLogger("saq").addFilter(
-        ExpectedControlFlow(
-            "JobRetry", "JobFailed", "JobDeferred", "WorkerDraining", "StoreUnavailable"
-        )
-    )
+    """Called by every app built: one shared filter, which ``addFilter`` adds only once (a new
+    one per app grew SAQ's logger by a filter per app a process built: tests, benchmarks)."""
+    logging.getLogger("saq").addFilter(_CONTROL_FLOW)
